@@ -1,0 +1,516 @@
+"""The config file (DESIGN.md "Config file"): a pydantic model tree loaded from YAML.
+
+Everything a running pipeline needs from the file is checked and parsed here, once: unknown keys
+are refused, polygons become numpy arrays, business hours become weekday -> time windows, and
+relative paths are resolved against the config file's folder. ``load_config`` turns every
+validation error into a line with the YAML line number, the key path, the value and the reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from vision.errors import ConfigError
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def _resolve_path(value: str | Path | None, info: ValidationInfo, must_exist: bool) -> Path | None:
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    ctx = info.context or {}
+    base = ctx.get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if must_exist and ctx.get("check_files", True) and not path.exists():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+# --------------------------------------------------------------------------- site and schedule
+
+
+def _parse_days(spec: str) -> list[int]:
+    spec = spec.strip().lower()
+    if spec in ("daily", "everyday", "all", "mon-sun"):
+        return list(range(7))
+    days: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = (p.strip()[:3] for p in part.split("-", 1))
+            if a not in WEEKDAYS or b not in WEEKDAYS:
+                raise ValueError(f"unknown weekday range {part!r}; use e.g. mon-fri")
+            i, j = WEEKDAYS.index(a), WEEKDAYS.index(b)
+            days.extend(range(i, j + 1) if i <= j else [*range(i, 7), *range(0, j + 1)])
+        else:
+            d = part[:3]
+            if d not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {part!r}; use mon, tue, wed, thu, fri, sat, sun")
+            days.append(WEEKDAYS.index(d))
+    return days
+
+
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _parse_window(text: str) -> tuple[time, time]:
+    m = _WINDOW.match(text)
+    if not m:
+        raise ValueError(f"time window {text!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h2 == 24 and m2 == 0:
+        h2, m2 = 23, 59
+    for h, mm in ((h1, m1), (h2, m2)):
+        if not (0 <= h <= 23 and 0 <= mm <= 59):
+            raise ValueError(f"time window {text!r} has an impossible time")
+    start, end = time(h1, m1), time(h2, m2)
+    if start == end:
+        raise ValueError(f"time window {text!r} is empty")
+    return start, end
+
+
+class SiteConfig(Strict):
+    id: str = Field(pattern=ID_PATTERN, description="site (branch) identifier")
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    business_hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {"mon-fri": ["08:30-12:00", "13:30-17:00"]},
+        description="weekday spec -> list of HH:MM-HH:MM windows; a window may run past midnight",
+    )
+    holidays: list[date] = Field(default_factory=list)
+
+    _windows: dict[int, list[tuple[time, time]]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai") from exc
+        return v
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for spec, windows in v.items():
+            _parse_days(spec)
+            for w in windows:
+                _parse_window(w)
+        return v
+
+    def model_post_init(self, __context: Any) -> None:
+        table: dict[int, list[tuple[time, time]]] = {d: [] for d in range(7)}
+        for spec, windows in self.business_hours.items():
+            for d in _parse_days(spec):
+                table[d].extend(_parse_window(w) for w in windows)
+        for d in table:
+            table[d].sort()
+        self._windows = table
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def windows(self) -> dict[int, list[tuple[time, time]]]:
+        """Weekday (0 = Monday) -> sorted (start, end) windows; end < start runs past midnight."""
+        return self._windows
+
+
+# --------------------------------------------------------------------------- detector
+
+
+class DetectorType(str, enum.Enum):
+    ssd_mobilenet = "ssd-mobilenet"
+    yolox_onnx = "yolox-onnx"
+    yolo_onnx = "yolo-onnx"
+    ultralytics = "ultralytics"
+
+
+class DetectorConfig(Strict):
+    type: DetectorType = DetectorType.ssd_mobilenet
+    model: Path | None = Field(None, description="model file for the ONNX / ultralytics types")
+    confidence: float = Field(0.4, gt=0, le=1)
+    nms_iou: float = Field(0.45, gt=0, le=1)
+    input_size: int | None = Field(None, ge=32, le=4096, description="square network input; default from the model")
+    class_names: list[str] | None = Field(None, description="class id -> name; default COCO 80")
+    person_class: str = "person"
+    item_classes: list[str] = Field(
+        default_factory=list,
+        description="detector classes reported as counter items, e.g. ['cell phone', 'book', 'cash']",
+    )
+    threads: int | None = Field(None, ge=1, le=64, description="intra-op threads; default suits 2 cores")
+    device: Literal["cpu", "cuda"] = "cpu"
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return _resolve_path(v, info, must_exist=True)
+
+    @model_validator(mode="after")
+    def _needs_model(self) -> DetectorConfig:
+        if self.type != DetectorType.ssd_mobilenet and self.model is None:
+            raise ValueError(f"detector type {self.type.value!r} needs 'model: PATH'")
+        return self
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class ApiSinkConfig(Strict):
+    url: str = Field(pattern=r"^https?://")
+    key_env: str = "TELLERWATCH_API_KEY"
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    upload_evidence: bool = True
+
+
+class MqttSinkConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: str = "tellerwatch"
+    username: str | None = None
+    password_env: str | None = None
+    qos: int = Field(1, ge=0, le=2)
+
+
+class SinksConfig(Strict):
+    api: ApiSinkConfig | None = None
+    mqtt: MqttSinkConfig | None = None
+
+
+# --------------------------------------------------------------------------- zones
+
+
+class ZoneKind(str, enum.Enum):
+    teller_area = "teller_area"
+    counter = "counter"
+    customer_area = "customer_area"
+    door = "door"
+    generic = "generic"
+
+
+class ZoneConfig(Strict):
+    name: str = Field(pattern=ID_PATTERN)
+    kind: ZoneKind = ZoneKind.generic
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3, description="points (x, y) in normalised [0, 1] image coordinates"
+    )
+
+    _points: np.ndarray = PrivateAttr()
+
+    @field_validator("polygon")
+    @classmethod
+    def _in_unit_square(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for i, (x, y) in enumerate(v):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point {i} ({x}, {y}) is outside [0, 1]; polygons use normalised coordinates")
+        pts = np.asarray(v, dtype=np.float64)
+        # shoelace area: a degenerate polygon can never contain anyone
+        area = 0.5 * abs(float(np.dot(pts[:, 0], np.roll(pts[:, 1], 1)) - np.dot(pts[:, 1], np.roll(pts[:, 0], 1))))
+        if area < 1e-6:
+            raise ValueError("polygon has no area (points are collinear or repeated)")
+        return v
+
+    def model_post_init(self, __context: Any) -> None:
+        self._points = np.asarray(self.polygon, dtype=np.float32)
+
+    @property
+    def points(self) -> np.ndarray:
+        """(N, 2) float32 array of normalised points."""
+        return self._points
+
+
+# --------------------------------------------------------------------------- staff identity
+
+
+class StaffMethod(str, enum.Enum):
+    entry = "entry"
+    uniform = "uniform"
+    reid = "reid"
+    everyone = "everyone"
+    nobody = "nobody"
+
+
+class StaffConfig(Strict):
+    method: StaffMethod = StaffMethod.entry
+    profile: Path | None = Field(None, description="uniform profile written by 'tellerwatch enroll'")
+    reid_model: Path | None = Field(None, description="person re-ID ONNX model (method reid)")
+    gallery: Path | None = Field(None, description="enrolled staff gallery (method reid)")
+    threshold: float | None = Field(None, gt=0, le=1, description="match threshold; default per method")
+    min_evidence: int = Field(3, ge=1, le=100, description="observations before a track's identity sticks")
+
+    @field_validator("profile", "reid_model", "gallery", mode="before")
+    @classmethod
+    def _paths(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return _resolve_path(v, info, must_exist=True)
+
+    @model_validator(mode="after")
+    def _method_files(self) -> StaffConfig:
+        if self.method == StaffMethod.uniform and self.profile is None:
+            raise ValueError("staff method 'uniform' needs 'profile: PATH' (make one with 'tellerwatch enroll')")
+        if self.method == StaffMethod.reid and (self.reid_model is None or self.gallery is None):
+            raise ValueError("staff method 'reid' needs 'reid_model: PATH' and 'gallery: PATH'")
+        return self
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class When(str, enum.Enum):
+    always = "always"
+    business_hours = "business_hours"
+    after_hours = "after_hours"
+
+
+class RuleBase(Strict):
+    zone: str
+    grace_s: float = Field(10.0, ge=0, le=86400, description="how long the condition must hold")
+    clear_s: float = Field(
+        3.0, ge=0, le=3600, description="how long the condition must be absent before the violation ends"
+    )
+    when: When = When.business_hours
+    severity: Literal["low", "medium", "high"] = "high"
+
+
+class DualTellerRule(RuleBase):
+    type: Literal["dual_teller"]
+    min_staff: int = Field(2, ge=1, le=20)
+    grace_s: float = Field(30.0, ge=0, le=86400)
+
+
+class UnattendedItemsRule(RuleBase):
+    type: Literal["unattended_items"]
+    attended_by: str
+    min_area: float = Field(
+        0.0008, gt=0, le=0.5, description="smallest item, as a fraction of the frame area"
+    )
+    still_s: float = Field(2.0, ge=0, le=600, description="an item must lie still this long to count")
+
+
+class NonStaffRule(RuleBase):
+    type: Literal["non_staff_in_area"]
+    grace_s: float = Field(2.0, ge=0, le=86400)
+    when: When = When.always
+
+
+RuleConfig = Annotated[DualTellerRule | UnattendedItemsRule | NonStaffRule, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- evidence and motion
+
+
+class EvidenceConfig(Strict):
+    pre_s: float = Field(5.0, ge=0, le=60)
+    post_s: float = Field(5.0, ge=0, le=60)
+    max_clip_s: float = Field(300.0, gt=0, le=3600, description="longer violations keep the first part")
+    jpeg_quality: int = Field(80, ge=20, le=100)
+    buffer_max_width: int = Field(1920, ge=160, le=7680, description="ring-buffer frames are scaled down to this")
+
+
+class MotionConfig(Strict):
+    enabled: bool = True
+    threshold: float = Field(0.002, ge=0, le=1, description="changed-pixel fraction that counts as motion")
+    max_skip_s: float = Field(2.0, ge=0, le=60, description="detect at least this often even when still")
+
+
+# --------------------------------------------------------------------------- camera and app
+
+
+class CameraConfig(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    source: str | int = Field(description="file path, image folder, rtsp://, http(s)://, or webcam index")
+    replay_start: datetime | None = Field(None, description="files: wall-clock time of frame 0")
+    analysis_fps: float = Field(5.0, gt=0, le=60)
+    loop: bool = Field(False, description="files: start again at the end (demo, soak)")
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    staff: StaffConfig = Field(default_factory=StaffConfig)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, v: Any, info: ValidationInfo) -> str | int:
+        if isinstance(v, bool):
+            raise ValueError("source must be a path, a URL or a webcam index")
+        if isinstance(v, int):
+            if v < 0:
+                raise ValueError("a webcam index is 0 or more")
+            return v
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError("source must be a path, a URL or a webcam index")
+        s = v.strip()
+        if s.isdigit():
+            return int(s)
+        if s.lower().startswith(URL_SCHEMES) or s.startswith("/dev/video"):
+            return s
+        path = _resolve_path(s, info, must_exist=True)
+        return str(path)
+
+    @property
+    def is_live(self) -> bool:
+        return isinstance(self.source, int) or str(self.source).lower().startswith(URL_SCHEMES) or str(
+            self.source
+        ).startswith("/dev/video")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> CameraConfig:
+        names = [z.name for z in self.zones]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"zone names must be unique; repeated: {', '.join(dup)}")
+        kinds = {z.name: z.kind for z in self.zones}
+        for i, rule in enumerate(self.rules):
+            if rule.zone not in kinds:
+                raise ValueError(
+                    f"rules -> {i}: zone {rule.zone!r} is not among this camera's zones ({', '.join(names) or 'none'})"
+                )
+            if isinstance(rule, UnattendedItemsRule):
+                if kinds[rule.zone] != ZoneKind.counter:
+                    raise ValueError(f"rules -> {i}: unattended_items watches a zone of kind 'counter', "
+                                     f"but {rule.zone!r} is {kinds[rule.zone].value!r}")
+                if rule.attended_by not in kinds:
+                    raise ValueError(f"rules -> {i}: attended_by zone {rule.attended_by!r} is not among "
+                                     f"this camera's zones ({', '.join(names)})")
+        return self
+
+    def zone(self, name: str) -> ZoneConfig:
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(name)
+
+
+class AppConfig(Strict):
+    site: SiteConfig
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    sinks: SinksConfig = Field(default_factory=SinksConfig)
+    cameras: list[CameraConfig] = Field(min_length=1)
+
+    _path: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> AppConfig:
+        ids = [c.id for c in self.cameras]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"camera ids must be unique; repeated: {', '.join(dup)}")
+        tz = self.site.tz
+        for cam in self.cameras:
+            if cam.replay_start is not None and cam.replay_start.tzinfo is None:
+                cam.replay_start = cam.replay_start.replace(tzinfo=tz)
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for c in self.cameras:
+            if c.id == camera_id:
+                return c
+        raise KeyError(camera_id)
+
+
+# --------------------------------------------------------------------------- loading and errors
+
+
+def _node_for(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """Walk the composed YAML tree along a pydantic error location as far as it goes."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    node = value
+                    break
+            # parts that are not keys (union tags like 'dual_teller') are skipped
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+    return node
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def format_errors(exc: ValidationError, root: yaml.Node | None, filename: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        shown = [p for p in loc if not (isinstance(p, str) and p in ("dual_teller", "unattended_items",
+                                                                     "non_staff_in_area"))]
+        path = " -> ".join(str(p) for p in shown) or "(top level)"
+        node = _node_for(root, loc)
+        line = node.start_mark.line + 1 if node is not None else 1
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        value = err.get("input")
+        value_text = "(missing)" if err.get("type") == "missing" else _short(value)
+        if isinstance(value, dict) and err.get("type") != "missing":
+            value_text = "{...}"
+        lines.append(f"{filename}:{line}: {path}: {value_text}: {msg}")
+    return lines
+
+
+def parse_config(text: str, *, base_dir: Path, filename: str = "<config>", check_files: bool = True) -> AppConfig:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}", [f"{where}: not valid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        msg = f"{filename}:1: the config must be a mapping with 'site' and 'cameras'"
+        raise ConfigError(msg, [msg])
+    try:
+        cfg = AppConfig.model_validate(data, context={"base_dir": base_dir, "check_files": check_files})
+    except ValidationError as exc:
+        problems = format_errors(exc, root, filename)
+        raise ConfigError(f"{filename}: {len(problems)} error(s) in config", problems) from None
+    return cfg
+
+
+def load_config(path: str | Path, *, check_files: bool = True) -> AppConfig:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}", [f"config file not found: {p}"])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {p}: {exc}", [f"cannot read config {p}: {exc}"]) from None
+    cfg = parse_config(text, base_dir=p.resolve().parent, filename=str(p), check_files=check_files)
+    cfg._path = p.resolve()
+    return cfg
