@@ -222,6 +222,9 @@ class ZoneConfig(Strict):
     polygon: list[tuple[float, float]] = Field(
         min_length=3, description="points (x, y) in normalised [0, 1] image coordinates"
     )
+    anchor: Literal["center", "bottom_center", "top_center"] | None = Field(
+        None, description="point of a person's box tested against the polygon; default by kind"
+    )
 
     _points: np.ndarray = PrivateAttr()
 

@@ -1,0 +1,34 @@
+# TellerWatch: `make demo` (set up and run the main job) and `make test` (set up and run the tests).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= ./data
+
+.PHONY: setup demo test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	TELLERWATCH_DATA_DIR=$(DATA) $(BIN)/tellerwatch run examples/classroom.yaml \
+		--events-jsonl $(DATA)/demo-events.jsonl --frames-jsonl $(DATA)/demo-frames.jsonl
+
+lint: setup
+	$(BIN)/ruff check vision api tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy vision api
+
+pytest: setup
+	$(BIN)/python -m pytest -q -rs
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""One camera's analysis path: detect -> track -> zones and staff -> counter items -> rules -> evidence.
+
+``CameraPipeline.process`` takes one analysed frame and returns a typed ``FrameResult``; it owns
+no threads and does no I/O besides handing frames to the evidence recorder, so it can be driven
+by the runner, by ``bench`` or by a test alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneKind
+from vision.detectors.base import Detector
+from vision.events import ChangeKind, Violation, ViolationChange
+from vision.evidence import EvidenceRecorder, Overlay
+from vision.frames import Frame
+from vision.items import CounterItemWatcher
+from vision.motion import MotionGate
+from vision.observations import ItemObs, Observation, TrackObs, ZoneState
+from vision.rules import RuleEngine
+from vision.staff import build_staff_identifier
+from vision.timing import StageTimes
+from vision.tracking import PersonTracker
+from vision.zones import ZoneSet
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneCount:
+    persons: int
+    staff: int
+    items: int
+
+
+@dataclass(slots=True)
+class FrameResult:
+    camera: str
+    index: int
+    t: float
+    ts: datetime
+    persons: int
+    zones: dict[str, ZoneCount]
+    changes: list[ViolationChange] = field(default_factory=list)
+    detected: bool = True
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "camera": self.camera,
+            "index": self.index,
+            "t": round(self.t, 3),
+            "persons": self.persons,
+            "zones": {
+                name: {"persons": z.persons, "staff": z.staff, "items": z.items} for name, z in self.zones.items()
+            },
+        }
+
+
+def split_detections(dets: sv.Detections, person_class_id: int) -> tuple[sv.Detections, sv.Detections]:
+    """(persons, items) by class id."""
+    if len(dets) == 0:
+        return dets, dets
+    is_person = np.asarray(dets.class_id) == person_class_id
+    return dets[is_person], dets[~is_person]
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        app: AppConfig,
+        camera: CameraConfig,
+        detector: Detector,
+        *,
+        data_dir: Path,
+        clips: bool = True,
+        times: StageTimes | None = None,
+        motion_gating: bool | None = None,
+    ) -> None:
+        self.app = app
+        self.camera = camera
+        self.detector = detector
+        self.times = times or StageTimes()
+        self.tracker = PersonTracker(
+            detector_confidence=app.detector.confidence, analysis_fps=camera.analysis_fps
+        )
+        self.staff = build_staff_identifier(camera.staff, camera.zones)
+        self.rules = RuleEngine(app.site, camera)
+        self.evidence = EvidenceRecorder(camera, data_dir, enabled=clips)
+        gating = camera.motion.enabled if motion_gating is None else motion_gating
+        self.motion = MotionGate(camera.motion, camera.zones) if gating else None
+        self._zones: ZoneSet | None = None
+        self._watchers: dict[str, CounterItemWatcher] = {}
+        self._last_ts: datetime | None = None
+        self._last_persons = sv.Detections.empty()
+        self._last_items = sv.Detections.empty()
+        self.frames = 0
+        self.detections_run = 0
+
+    def _ensure_zones(self, frame: Frame) -> ZoneSet:
+        if self._zones is None or (self._zones.width, self._zones.height) != (frame.width, frame.height):
+            self._zones = ZoneSet(self.camera.zones, frame.width, frame.height)
+            self._watchers = {}
+            for rule in self.camera.rules:
+                if isinstance(rule, UnattendedItemsRule) and rule.zone not in self._watchers:
+                    self._watchers[rule.zone] = CounterItemWatcher(
+                        self.camera.zone(rule.zone), rule, frame_size=(frame.width, frame.height)
+                    )
+        return self._zones
+
+    def process(self, frame: Frame) -> FrameResult:
+        times = self.times
+        zones = self._ensure_zones(frame)
+        self.frames += 1
+
+        run_detector = True
+        if self.motion is not None:
+            with times.time("motion"):
+                run_detector = self.motion.should_detect(frame, self._last_persons)
+        if run_detector:
+            dets = self.detector.detect(frame.image)
+            timings = getattr(self.detector, "last_timings", None) or {}
+            for stage in ("preprocess", "detect"):
+                if stage in timings:
+                    times.add(stage, timings[stage])
+            persons, items = split_detections(dets, self.detector.person_class_id)
+            self._last_persons, self._last_items = persons, items
+            self.detections_run += 1
+        else:
+            persons, items = self._last_persons, self._last_items
+
+        with times.time("track"):
+            tracked = self.tracker.update(persons, frame.t)
+
+        with times.time("zones"):
+            memberships = zones.memberships(tracked)
+            ids = [int(i) for i in tracked.tracker_id] if tracked.tracker_id is not None else [-1] * len(tracked)
+            by_track = {tid: memberships[i] for i, tid in enumerate(ids) if tid >= 0}
+            identity = self.staff.update(frame.image, tracked[np.asarray(ids) >= 0] if ids else tracked,
+                                         by_track, frame.t)
+            zone_items: dict[str, tuple[ItemObs, ...]] = {}
+            for name, watcher in self._watchers.items():
+                zone_items[name] = watcher.update(frame, tracked, items)
+            track_obs = []
+            for i, tid in enumerate(ids):
+                box = tuple(float(v) for v in tracked.xyxy[i])
+                conf = float(tracked.confidence[i]) if tracked.confidence is not None else 1.0
+                is_staff = identity.get(tid) if tid >= 0 else None
+                track_obs.append(TrackObs(tid, box, conf, is_staff, memberships[i]))  # type: ignore[arg-type]
+            zone_states: dict[str, ZoneState] = {}
+            for z in zones:
+                inside = [o for o in track_obs if z.name in o.zones]
+                staff_ids = tuple(o.track_id for o in inside if o.is_staff is True)
+                non_staff = tuple(o.track_id for o in inside if o.is_staff is False and o.track_id >= 0)
+                undecided = tuple(o.track_id for o in inside if o.is_staff is None)
+                zone_states[z.name] = ZoneState(
+                    name=z.name,
+                    kind=z.kind,
+                    persons=len(inside),
+                    staff=len(staff_ids),
+                    staff_track_ids=staff_ids,
+                    non_staff_track_ids=non_staff,
+                    undecided_track_ids=undecided,
+                    items=zone_items.get(z.name, ()),
+                )
+            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs))
+
+        with times.time("rules"):
+            changes = self.rules.step(obs)
+
+        with times.time("evidence"):
+            if self.evidence.enabled:
+                self.evidence.add_frame(frame, self._overlay(zones, tracked, track_obs, zone_items))
+            changes = [self._with_evidence(c) for c in changes]
+
+        if changes:
+            # end_to_end: from the frame leaving the decoder to its violation changes being emitted
+            times.add("end_to_end", time.perf_counter() - frame.captured_at)
+        self._last_ts = frame.ts
+        counts = {
+            name: ZoneCount(
+                persons=s.persons,
+                staff=s.staff,
+                items=len(s.items),
+            )
+            for name, s in zone_states.items()
+        }
+        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(persons), counts, changes,
+                           run_detector)
+
+    def _with_evidence(self, change: ViolationChange) -> ViolationChange:
+        violation = self.evidence.on_change(change)
+        return change.model_copy(update={"violation": violation})
+
+    def _overlay(
+        self,
+        zones: ZoneSet,
+        tracked: sv.Detections,
+        track_obs: list[TrackObs],
+        zone_items: dict[str, tuple[ItemObs, ...]],
+    ) -> Overlay:
+        labels = []
+        for o in track_obs:
+            who = "staff" if o.is_staff else ("non-staff" if o.is_staff is False else "?")
+            labels.append(f"#{o.track_id} {who}" if o.track_id >= 0 else who)
+        item_boxes = [it.xyxy for items in zone_items.values() for it in items]
+        return Overlay(
+            zones=[(z.name, z.kind.value, z.polygon) for z in zones],
+            persons=tracked,
+            labels=labels,
+            items=np.asarray(item_boxes, dtype=np.float32).reshape(-1, 4),
+            active=self.rules.active_summary(),
+        )
+
+    def finish(self) -> list[ViolationChange]:
+        """End of stream: close open violations at the last frame, finish the clips."""
+        changes: list[ViolationChange] = []
+        if self._last_ts is not None:
+            changes = [self._with_evidence(c) for c in self.rules.close(self._last_ts)]
+        return changes
+
+    def close_evidence(self, timeout: float | None = None) -> list[Violation]:
+        self.evidence.close(timeout)
+        return self.evidence.finished()
+
+
+def zone_kinds(camera: CameraConfig) -> dict[str, ZoneKind]:
+    return {z.name: z.kind for z in camera.zones}
+
+
+def is_final(change: ViolationChange) -> bool:
+    return change.kind == ChangeKind.ended

@@ -1,0 +1,314 @@
+"""The temporal core every rule shares: grace, hysteresis both ways, schedule gating, closing.
+
+Detections flicker: a teller hidden for a second by a pillar, a missed frame, a tracker that
+swaps ids. An operator must be able to trust each alert, so a condition has to hold for
+``grace_s`` before it becomes a violation, and has to be absent for ``clear_s`` before a
+violation (or a grace period in progress) is given up. Observations are treated as
+sample-and-hold: the state seen at one frame lasts until the next one, which is what makes
+sparse streams (a motion gate that skips still frames) behave like dense ones.
+
+Times in the violation record follow DESIGN.md: ``started_at`` is when the condition began,
+``ended_at`` when it first cleared, or the closing boundary of the rule's schedule, or the last
+frame of a file.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+
+from vision.config import RuleBase, When
+from vision.events import (
+    ChangeKind,
+    RuleType,
+    Severity,
+    Violation,
+    ViolationChange,
+    ViolationState,
+    new_violation_id,
+)
+from vision.observations import Observation, ZoneState
+from vision.rules.schedule import Schedule
+
+# timestamps built from float seconds land a microsecond either side of a whole second;
+# a grace or clear period that is "exactly reached" must count as reached
+_EPS_S = 1e-6
+
+S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
+C = TypeVar("C", bound=RuleBase)
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """What the pipeline drives: one object per configured rule of a camera."""
+
+    type: RuleType
+    zone: str
+    config: RuleBase
+
+    def step(self, obs: Observation) -> list[ViolationChange]: ...
+
+    def close(self, last_ts: datetime) -> list[ViolationChange]: ...
+
+
+class Tally(ABC, Generic[S_contra]):
+    """What a rule remembers about one condition episode, from its first frame on.
+
+    Frames of the grace period count too: ``min_staff_seen`` or the non-staff who walked in
+    belong to the violation even if they were seen before the grace ran out.
+    """
+
+    worst_at: datetime | None = None
+
+    @abstractmethod
+    def add(self, sample: S_contra, ts: datetime) -> bool:
+        """Fold one frame in; True when the violation record changed in a way worth re-sending."""
+
+    @abstractmethod
+    def details(self) -> dict[str, Any]: ...
+
+    def track_ids(self) -> list[int]:
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIdentity:
+    """The fields of a violation record that never change during a rule's life."""
+
+    site: str
+    camera: str
+    rule: str
+    zone: str
+    severity: Severity
+
+
+class Phase(str, enum.Enum):
+    idle = "idle"
+    pending = "pending"  # condition holds, grace running
+    active = "active"  # violation open
+
+
+class Hysteresis(Generic[S]):
+    """One condition's life cycle: idle -> pending -> active, with a clearing timer in both.
+
+    ``absent_since`` is the clearing sub-state: set on the first frame the condition is missing,
+    in pending (a dropout shorter than ``clear_s`` does not restart the grace) as in active (a
+    dropout shorter than ``clear_s`` does not split the violation).
+    """
+
+    def __init__(
+        self,
+        identity: RuleIdentity,
+        grace_s: float,
+        clear_s: float,
+        new_tally: Callable[[], Tally[S]],
+    ) -> None:
+        self.identity = identity
+        self.grace = timedelta(seconds=max(grace_s - _EPS_S, 0.0))
+        self.clear = timedelta(seconds=max(clear_s - _EPS_S, 0.0))
+        self._new_tally = new_tally
+        self.phase = Phase.idle
+        self.started_at: datetime | None = None
+        self.absent_since: datetime | None = None
+        self.violation_id: str | None = None
+        self._tally: Tally[S] | None = None
+
+    def observe(self, ts: datetime, sample: S | None, start: datetime | None = None) -> list[ViolationChange]:
+        """One frame: ``sample`` is None when the condition does not hold.
+
+        ``start`` backdates a new episode (the schedule opened between two frames while the
+        condition already held): the violation began at the opening, not at the next frame.
+        """
+        changes = self._expire(ts)
+        if sample is None:
+            if self.phase is not Phase.idle and self.absent_since is None:
+                self.absent_since = ts
+            return changes
+        self.absent_since = None
+        if self.phase is Phase.idle or self._tally is None or self.started_at is None:
+            self.phase = Phase.pending
+            self.started_at = start if start is not None and start <= ts else ts
+            self._tally = self._new_tally()
+        material = self._tally.add(sample, ts)
+        if self.phase is Phase.pending and ts - self.started_at >= self.grace:
+            self.phase = Phase.active
+            self.violation_id = new_violation_id()
+            changes.append(self._change(ChangeKind.started, now=ts))
+        elif self.phase is Phase.active and material:
+            changes.append(self._change(ChangeKind.updated, now=ts))
+        return changes
+
+    def stop(self, at: datetime) -> list[ViolationChange]:
+        """End whatever is running at ``at`` (closing time, end of file).
+
+        A violation already clearing ended when it cleared, not at ``at``: the condition was
+        gone before the schedule or the file stopped.
+        """
+        changes: list[ViolationChange] = []
+        if self.phase is Phase.active:
+            ended = self.absent_since if self.absent_since is not None else at
+            changes.append(self._end(ended))
+        self._reset()
+        return changes
+
+    def _expire(self, ts: datetime) -> list[ViolationChange]:
+        # sample-and-hold: an absence that has lasted clear_s by this frame is over, whatever
+        # this frame shows
+        if self.absent_since is None or ts - self.absent_since < self.clear:
+            return []
+        changes = [self._end(self.absent_since)] if self.phase is Phase.active else []
+        self._reset()
+        return changes
+
+    def _end(self, ended_at: datetime) -> ViolationChange:
+        assert self.started_at is not None  # only called while active
+        return self._change(ChangeKind.ended, now=max(ended_at, self.started_at), ended=True)
+
+    def _reset(self) -> None:
+        self.phase = Phase.idle
+        self.started_at = None
+        self.absent_since = None
+        self.violation_id = None
+        self._tally = None
+
+    def _change(self, kind: ChangeKind, *, now: datetime, ended: bool = False) -> ViolationChange:
+        tally, started, vid = self._tally, self.started_at, self.violation_id
+        if tally is None or started is None or vid is None:
+            raise RuntimeError(f"internal: {kind.value} change outside an active violation")
+        ident = self.identity
+        violation = Violation(
+            id=vid,
+            site=ident.site,
+            camera=ident.camera,
+            rule=ident.rule,
+            zone=ident.zone,
+            severity=ident.severity,
+            state=ViolationState.ended if ended else ViolationState.open,
+            started_at=started,
+            ended_at=now if ended else None,
+            duration_s=max((now - started).total_seconds(), 0.0),
+            track_ids=sorted(tally.track_ids()),
+            details=tally.details(),
+        )
+        return ViolationChange(kind=kind, violation=violation, worst_at=tally.worst_at)
+
+
+class TemporalRule(ABC, Generic[C, S]):
+    """A rule = a per-frame condition on the observation + the shared temporal core.
+
+    Subclasses say what the condition is (``sample``: None when it does not hold, otherwise
+    what this frame contributes) and how frames add up (``new_tally``). Everything about time
+    lives here, so the three rules cannot drift apart in how they treat a dropout or closing time.
+    """
+
+    type: RuleType
+    config_type: ClassVar[type[RuleBase]]
+
+    def __init__(self, config: C, *, site_id: str, camera_id: str, schedule: Schedule) -> None:
+        if not isinstance(config, self.config_type):
+            raise ValueError(
+                f"{type(self).__name__} needs a {self.config_type.__name__} config, got {type(config).__name__}"
+            )
+        self.config: C = config
+        self.zone = config.zone
+        self.schedule = schedule
+        self._core: Hysteresis[S] = Hysteresis(
+            RuleIdentity(site_id, camera_id, self.type.value, config.zone, Severity(config.severity)),
+            config.grace_s,
+            config.clear_s,
+            self.new_tally,
+        )
+        self._gate_open = True
+        self._gate_until: datetime | None = None  # next moment the schedule must be asked again
+        self._prev_ts: datetime | None = None
+        self._prev_held = False
+
+    # ------------------------------------------------------------------ what subclasses say
+
+    @abstractmethod
+    def sample(self, obs: Observation) -> S | None:
+        """This frame's contribution when the condition holds, None when it does not."""
+
+    @abstractmethod
+    def new_tally(self) -> Tally[S]: ...
+
+    def zone_state(self, obs: Observation, name: str | None = None) -> ZoneState:
+        """A zone the pipeline did not report is empty: nobody and nothing was seen in it."""
+        zone = self.zone if name is None else name
+        state = obs.zones.get(zone)
+        if state is None:
+            from vision.config import ZoneKind
+
+            return ZoneState(name=zone, kind=ZoneKind.generic)
+        return state
+
+    # ------------------------------------------------------------------ the Rule interface
+
+    @property
+    def phase(self) -> Phase:
+        return self._core.phase
+
+    def step(self, obs: Observation) -> list[ViolationChange]:
+        ts = self.schedule.localize(obs.ts)
+        if self._prev_ts is not None and ts < self._prev_ts:
+            # a live clock stepped back: replaying older time would shorten or reverse violations
+            return []
+        changes, opened_at = self._advance_gate(ts)
+        sample = self.sample(obs)
+        held = sample is not None
+        if self._gate_open:
+            start = opened_at if opened_at is not None and self._prev_held else None
+            changes.extend(self._core.observe(ts, sample, start))
+        self._prev_ts, self._prev_held = ts, held
+        return changes
+
+    def close(self, last_ts: datetime) -> list[ViolationChange]:
+        """End of a file: what is still open ends at the last frame; the rule is then fresh."""
+        ts = self.schedule.localize(last_ts)
+        changes: list[ViolationChange] = []
+        if self._prev_ts is None or ts >= self._prev_ts:
+            changes, _ = self._advance_gate(ts)
+        changes.extend(self._core.stop(ts))
+        self._gate_open, self._gate_until = True, None
+        self._prev_ts, self._prev_held = None, False
+        return changes
+
+    # ------------------------------------------------------------------ schedule gating
+
+    def _next_check(self, ts: datetime) -> datetime:
+        nxt = self.schedule.next_change(ts)
+        # no boundary within the horizon (no hours at all, a long holiday): look again later
+        return nxt if nxt is not None else ts + self.schedule.horizon
+
+    def _advance_gate(self, ts: datetime) -> tuple[list[ViolationChange], datetime | None]:
+        """Apply every schedule boundary up to ``ts``; return the changes and the last opening.
+
+        Boundaries come from ``Schedule.next_change``, so a violation that runs into closing
+        time ends at the closing minute itself, not at whichever frame happens to follow it.
+        """
+        when = When(self.config.when)
+        if when is When.always:
+            return [], None
+        if self._gate_until is None:
+            self._gate_open = self.schedule.applies(when, ts)
+            self._gate_until = self._next_check(ts)
+            return [], None
+        changes: list[ViolationChange] = []
+        opened_at: datetime | None = None
+        while ts >= self._gate_until:
+            boundary = self._gate_until
+            now_open = self.schedule.applies(when, boundary)
+            if now_open != self._gate_open:
+                if now_open:
+                    opened_at = boundary
+                else:
+                    changes.extend(self._core.stop(boundary))
+                    opened_at = None
+                self._gate_open = now_open
+            self._gate_until = self._next_check(boundary)
+        return changes, opened_at

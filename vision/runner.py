@@ -1,0 +1,256 @@
+"""Runs every camera of a config concurrently and routes what they find to files and sinks.
+
+One thread per camera reads its source and drives its ``CameraPipeline``; the detector is
+shared behind a lock (two cores gain nothing from two detectors running at once, and OpenCV DNN
+networks are not thread-safe). Violation changes go to the configured sinks as they happen;
+the final state of each violation, with its evidence paths, goes to ``--events-jsonl`` once
+its clip is finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import supervision as sv
+
+from vision.config import AppConfig, CameraConfig
+from vision.detectors import build_detector
+from vision.detectors.base import Detector
+from vision.errors import SourceError, TellerWatchError
+from vision.events import ChangeKind, Violation, ViolationChange
+from vision.frames import Frame, SourceGap
+from vision.pipeline import CameraPipeline, FrameResult
+from vision.sources import open_source
+from vision.timing import StageTimes
+
+log = logging.getLogger("tellerwatch.runner")
+
+
+class LockedDetector:
+    """Serialises calls into one detector shared by several camera threads."""
+
+    def __init__(self, inner: Detector) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.class_names = inner.class_names
+        self.person_class_id = inner.person_class_id
+        self.name = inner.name
+        self._local = threading.local()
+
+    @property
+    def last_timings(self) -> dict[str, float]:
+        return getattr(self._local, "timings", {})
+
+    def detect(self, image: Any) -> sv.Detections:
+        with self._lock:
+            dets = self._inner.detect(image)
+            self._local.timings = dict(getattr(self._inner, "last_timings", {}) or {})
+        return dets
+
+
+@dataclass
+class CameraReport:
+    camera: str
+    frames: int = 0
+    detections_run: int = 0
+    gaps: list[SourceGap] = field(default_factory=list)
+    error: str | None = None
+    last_t: float = 0.0
+    origin: datetime | None = None  # wall-clock time of media time 0
+
+    def seconds(self, ts: datetime) -> float:
+        """A wall-clock time as seconds from this camera's first frame (for ``eval``)."""
+        if self.origin is None:
+            return 0.0
+        return (ts - self.origin).total_seconds()
+
+
+@dataclass
+class RunReport:
+    cameras: dict[str, CameraReport]
+    violations: list[Violation]
+    wall_s: float
+    times: StageTimes
+
+
+class JsonlWriter:
+    def __init__(self, path: Path | None) -> None:
+        self._fh: IO[str] | None = None
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("w", encoding="utf-8")
+
+    def write(self, obj: dict[str, Any]) -> None:
+        if self._fh is None:
+            return
+        line = json.dumps(obj, ensure_ascii=False)
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+class ViolationRouter:
+    """Sends every change to the sinks and writes each violation's final state once."""
+
+    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool) -> None:
+        self.sinks = sinks
+        self.events = events
+        self.clips = clips
+        self.final: dict[str, Violation] = {}
+        self._lock = threading.Lock()
+
+    def change(self, change: ViolationChange) -> None:
+        self._publish(change.violation)
+        if change.kind == ChangeKind.ended and not self.clips:
+            self.final_state(change.violation)
+
+    def final_state(self, violation: Violation) -> None:
+        with self._lock:
+            if violation.id in self.final:
+                return
+            self.final[violation.id] = violation
+        self.events.write(violation.to_json_dict())
+        if self.clips:
+            self._publish(violation, with_evidence=True)
+
+    def _publish(self, violation: Violation, with_evidence: bool = False) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(violation, with_evidence)
+            except Exception as exc:  # a broken sink must not stop the cameras  # noqa: BLE001
+                log.error("sink %s failed for %s: %s", type(sink).__name__, violation.id, exc)
+
+    def zone_counts(self, site: str, result: FrameResult) -> None:
+        counts = {name: z.staff for name, z in result.zones.items()}
+        for sink in self.sinks:
+            fn = getattr(sink, "publish_zone_counts", None)
+            if fn is None:
+                continue
+            try:
+                fn(site, result.camera, counts)
+            except Exception as exc:  # noqa: BLE001
+                log.error("sink %s failed for zone counts: %s", type(sink).__name__, exc)
+
+
+def run_camera(
+    app: AppConfig,
+    camera: CameraConfig,
+    pipeline: CameraPipeline,
+    router: ViolationRouter,
+    frames_out: JsonlWriter,
+    report: CameraReport,
+    *,
+    max_seconds: float | None,
+    stop: threading.Event,
+    on_frame: Any = None,
+) -> None:
+    times = pipeline.times
+    last_counts: dict[str, int] | None = None
+    try:
+        with open_source(camera, app.site.tz, stop=stop) as source:
+            it = iter(source)
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+                if isinstance(item, SourceGap):
+                    report.gaps.append(item)
+                    log.warning("camera %s: no frames from %s to %s (%s)", camera.id, item.started, item.ended,
+                                item.reason)
+                    continue
+                frame: Frame = item
+                times.add("decode", time.perf_counter() - t0)
+                if max_seconds is not None and frame.t > max_seconds:
+                    break
+                if report.origin is None:
+                    report.origin = frame.ts - timedelta(seconds=frame.t)
+                result = pipeline.process(frame)
+                report.frames += 1
+                report.last_t = frame.t
+                frames_out.write(result.to_json_dict())
+                for change in result.changes:
+                    router.change(change)
+                counts = {n: z.staff for n, z in result.zones.items()}
+                if counts != last_counts:
+                    router.zone_counts(app.site.id, result)
+                    last_counts = counts
+                for v in pipeline.evidence.finished():
+                    router.final_state(v)
+                if on_frame is not None:
+                    on_frame(camera.id, frame, source)
+    except (SourceError, TellerWatchError) as exc:
+        report.error = str(exc)
+        log.error("camera %s: %s", camera.id, exc)
+    finally:
+        for change in pipeline.finish():
+            router.change(change)
+        for v in pipeline.close_evidence():
+            router.final_state(v)
+        report.detections_run = pipeline.detections_run
+
+
+def run(
+    app: AppConfig,
+    *,
+    data_dir: Path,
+    events_jsonl: Path | None = None,
+    frames_jsonl: Path | None = None,
+    clips: bool = True,
+    max_seconds: float | None = None,
+    sinks: list[Any] | None = None,
+    detector: Detector | None = None,
+    motion_gating: bool | None = None,
+    on_frame: Any = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Runs all cameras to the end of their files (or until ``stop``); returns what happened."""
+    stop = stop or threading.Event()
+    det: Any = LockedDetector(detector or build_detector(app.detector))
+    times = StageTimes()
+    events = JsonlWriter(events_jsonl)
+    frames_out = JsonlWriter(frames_jsonl)
+    router = ViolationRouter(sinks or [], events, clips)
+    reports = {c.id: CameraReport(c.id) for c in app.cameras}
+    pipelines = {
+        c.id: CameraPipeline(app, c, det, data_dir=data_dir, clips=clips, times=times, motion_gating=motion_gating)
+        for c in app.cameras
+    }
+    start = time.perf_counter()
+    threads = [
+        threading.Thread(
+            target=run_camera,
+            name=f"camera-{c.id}",
+            args=(app, c, pipelines[c.id], router, frames_out, reports[c.id]),
+            kwargs={"max_seconds": max_seconds, "stop": stop, "on_frame": on_frame},
+            daemon=True,
+        )
+        for c in app.cameras
+    ]
+    for th in threads:
+        th.start()
+    try:
+        for th in threads:
+            while th.is_alive():
+                th.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        for th in threads:
+            th.join(timeout=30)
+    wall = time.perf_counter() - start
+    events.close()
+    frames_out.close()
+    return RunReport(reports, list(router.final.values()), wall, times)
