@@ -84,12 +84,15 @@ def _parse_window(text: str) -> tuple[time, time]:
     if not m:
         raise ValueError(f"time window {text!r} is not HH:MM-HH:MM")
     h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h2 == 24 and m2 == 0:
-        h2, m2 = 23, 59
+    midnight_end = h2 == 24 and m2 == 0
+    if midnight_end:
+        h2 = 0  # "-24:00" ends at the next midnight: an end before the start runs past midnight
     for h, mm in ((h1, m1), (h2, m2)):
         if not (0 <= h <= 23 and 0 <= mm <= 59):
             raise ValueError(f"time window {text!r} has an impossible time")
     start, end = time(h1, m1), time(h2, m2)
+    if midnight_end and start == end:
+        return start, time(23, 59, 59, 999999)  # "00:00-24:00": the whole day
     if start == end:
         raise ValueError(f"time window {text!r} is empty")
     return start, end
@@ -315,6 +318,16 @@ class UnattendedItemsRule(RuleBase):
         0.0008, gt=0, le=0.5, description="smallest item, as a fraction of the frame area"
     )
     still_s: float = Field(2.0, ge=0, le=600, description="an item must lie still this long to count")
+    reference: Path | None = Field(
+        None,
+        description="image of the empty counter from this camera; without it the first seconds "
+        "of the stream are learned as the counter surface",
+    )
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return _resolve_path(v, info, must_exist=True)
 
 
 class NonStaffRule(RuleBase):
@@ -330,11 +343,31 @@ RuleConfig = Annotated[DualTellerRule | UnattendedItemsRule | NonStaffRule, Fiel
 
 
 class EvidenceConfig(Strict):
-    pre_s: float = Field(5.0, ge=0, le=60)
-    post_s: float = Field(5.0, ge=0, le=60)
-    max_clip_s: float = Field(300.0, gt=0, le=3600, description="longer violations keep the first part")
-    jpeg_quality: int = Field(80, ge=20, le=100)
-    buffer_max_width: int = Field(1920, ge=160, le=7680, description="ring-buffer frames are scaled down to this")
+    pre_s: float = Field(default=5.0, ge=0, le=60)
+    post_s: float = Field(default=5.0, ge=0, le=60)
+    max_clip_s: float = Field(
+        default=300.0, gt=0, le=3600, description="longer violations keep the first part"
+    )
+    jpeg_quality: int = Field(default=80, ge=20, le=100)
+    buffer_max_width: int = Field(
+        default=1920, ge=160, le=7680, description="ring-buffer frames are scaled down to this"
+    )
+    buffer_max_s: float = Field(
+        default=60.0, gt=0, le=600,
+        description="the ring buffer looks back pre_s + the camera's longest grace_s, at most this",
+    )
+    clip_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="ultrafast", description="libx264 preset: faster presets use less CPU and more disk"
+    )
+    clip_crf: int = Field(
+        default=26, ge=0, le=51, description="libx264 constant quality (lower = better, bigger)"
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="delete this camera's evidence older than this (not open ones)"
+    )
+    retention_max_mb: float | None = Field(
+        default=None, gt=0, description="keep this camera's evidence under this size, oldest deleted first"
+    )
 
 
 class MotionConfig(Strict):

@@ -14,14 +14,15 @@ frame of a file.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
-from vision.config import RuleBase, When
+from vision.config import RuleBase, When, ZoneKind
 from vision.events import (
     ChangeKind,
     RuleType,
@@ -43,17 +44,44 @@ S_contra = TypeVar("S_contra", contravariant=True)
 C = TypeVar("C", bound=RuleBase)
 
 
+class Phase(enum.StrEnum):
+    idle = "idle"
+    pending = "pending"  # condition holds, grace running
+    active = "active"  # violation open
+
+
 @runtime_checkable
 class Rule(Protocol):
     """What the pipeline drives: one object per configured rule of a camera."""
 
-    type: RuleType
-    zone: str
-    config: RuleBase
+    @property
+    def type(self) -> RuleType: ...
+
+    @property
+    def zone(self) -> str: ...
+
+    @property
+    def config(self) -> RuleBase: ...
 
     def step(self, obs: Observation) -> list[ViolationChange]: ...
 
     def close(self, last_ts: datetime) -> list[ViolationChange]: ...
+
+    def status(self) -> RuleStatus | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStatus:
+    """A rule whose condition holds right now (grace running or violation open), for overlays
+    and live views: operators want to see a violation coming, not only once it is filed."""
+
+    name: str  # "dual_teller/teller_area"
+    rule: str
+    zone: str
+    phase: Phase
+    since: datetime
+    elapsed_s: float
+    violation_id: str | None
 
 
 class Tally(ABC, Generic[S_contra]):
@@ -87,12 +115,6 @@ class RuleIdentity:
     severity: Severity
 
 
-class Phase(str, enum.Enum):
-    idle = "idle"
-    pending = "pending"  # condition holds, grace running
-    active = "active"  # violation open
-
-
 class Hysteresis(Generic[S]):
     """One condition's life cycle: idle -> pending -> active, with a clearing timer in both.
 
@@ -116,6 +138,7 @@ class Hysteresis(Generic[S]):
         self.started_at: datetime | None = None
         self.absent_since: datetime | None = None
         self.violation_id: str | None = None
+        self.display_tz: tzinfo | None = None  # records carry the zone the observations came in
         self._tally: Tally[S] | None = None
 
     def observe(self, ts: datetime, sample: S | None, start: datetime | None = None) -> list[ViolationChange]:
@@ -128,6 +151,7 @@ class Hysteresis(Generic[S]):
         if sample is None:
             if self.phase is not Phase.idle and self.absent_since is None:
                 self.absent_since = ts
+                changes.extend(self._expire(ts))  # clear_s = 0 ends on this very frame
             return changes
         self.absent_since = None
         if self.phase is Phase.idle or self._tally is None or self.started_at is None:
@@ -166,8 +190,9 @@ class Hysteresis(Generic[S]):
         return changes
 
     def _end(self, ended_at: datetime) -> ViolationChange:
-        assert self.started_at is not None  # only called while active
-        return self._change(ChangeKind.ended, now=max(ended_at, self.started_at), ended=True)
+        if self.started_at is not None:
+            ended_at = max(ended_at, self.started_at)
+        return self._change(ChangeKind.ended, now=ended_at, ended=True)
 
     def _reset(self) -> None:
         self.phase = Phase.idle
@@ -180,7 +205,7 @@ class Hysteresis(Generic[S]):
         tally, started, vid = self._tally, self.started_at, self.violation_id
         if tally is None or started is None or vid is None:
             raise RuntimeError(f"internal: {kind.value} change outside an active violation")
-        ident = self.identity
+        ident, shown = self.identity, self.shown
         violation = Violation(
             id=vid,
             site=ident.site,
@@ -189,13 +214,18 @@ class Hysteresis(Generic[S]):
             zone=ident.zone,
             severity=ident.severity,
             state=ViolationState.ended if ended else ViolationState.open,
-            started_at=started,
-            ended_at=now if ended else None,
+            started_at=shown(started),
+            ended_at=shown(now) if ended else None,
             duration_s=max((now - started).total_seconds(), 0.0),
             track_ids=sorted(tally.track_ids()),
             details=tally.details(),
         )
-        return ViolationChange(kind=kind, violation=violation, worst_at=tally.worst_at)
+        worst = tally.worst_at
+        return ViolationChange(kind=kind, violation=violation, worst_at=shown(worst) if worst else None)
+
+    def shown(self, ts: datetime) -> datetime:
+        """``ts`` (kept in UTC) in the zone the observations came in."""
+        return ts if self.display_tz is None else ts.astimezone(self.display_tz)
 
 
 class TemporalRule(ABC, Generic[C, S]):
@@ -207,12 +237,13 @@ class TemporalRule(ABC, Generic[C, S]):
     """
 
     type: RuleType
-    config_type: ClassVar[type[RuleBase]]
+    config_type: ClassVar[builtins.type[RuleBase]]
 
     def __init__(self, config: C, *, site_id: str, camera_id: str, schedule: Schedule) -> None:
         if not isinstance(config, self.config_type):
             raise ValueError(
-                f"{type(self).__name__} needs a {self.config_type.__name__} config, got {type(config).__name__}"
+                f"{type(self).__name__} needs a {self.config_type.__name__} config, "
+                f"got {type(config).__name__}"
             )
         self.config: C = config
         self.zone = config.zone
@@ -242,8 +273,6 @@ class TemporalRule(ABC, Generic[C, S]):
         zone = self.zone if name is None else name
         state = obs.zones.get(zone)
         if state is None:
-            from vision.config import ZoneKind
-
             return ZoneState(name=zone, kind=ZoneKind.generic)
         return state
 
@@ -253,8 +282,15 @@ class TemporalRule(ABC, Generic[C, S]):
     def phase(self) -> Phase:
         return self._core.phase
 
+    def _utc(self, ts: datetime) -> datetime:
+        """State is kept in UTC: aware datetimes sharing a DST zone subtract as wall-clock times,
+        which would stretch or shrink a grace period across a clock change."""
+        local = self.schedule.localize(ts)
+        self._core.display_tz = local.tzinfo
+        return local.astimezone(UTC)
+
     def step(self, obs: Observation) -> list[ViolationChange]:
-        ts = self.schedule.localize(obs.ts)
+        ts = self._utc(obs.ts)
         if self._prev_ts is not None and ts < self._prev_ts:
             # a live clock stepped back: replaying older time would shorten or reverse violations
             return []
@@ -269,7 +305,7 @@ class TemporalRule(ABC, Generic[C, S]):
 
     def close(self, last_ts: datetime) -> list[ViolationChange]:
         """End of a file: what is still open ends at the last frame; the rule is then fresh."""
-        ts = self.schedule.localize(last_ts)
+        ts = self._utc(last_ts)
         changes: list[ViolationChange] = []
         if self._prev_ts is None or ts >= self._prev_ts:
             changes, _ = self._advance_gate(ts)
@@ -277,6 +313,22 @@ class TemporalRule(ABC, Generic[C, S]):
         self._gate_open, self._gate_until = True, None
         self._prev_ts, self._prev_held = None, False
         return changes
+
+    def status(self) -> RuleStatus | None:
+        """Where the condition stands as of the last frame; None while idle."""
+        core, now = self._core, self._prev_ts
+        if core.phase is Phase.idle or core.started_at is None or now is None:
+            return None
+        since = core.shown(core.started_at)
+        return RuleStatus(
+            name=f"{self.type.value}/{self.zone}",
+            rule=self.type.value,
+            zone=self.zone,
+            phase=core.phase,
+            since=since,
+            elapsed_s=max((now - core.started_at).total_seconds(), 0.0),
+            violation_id=core.violation_id,
+        )
 
     # ------------------------------------------------------------------ schedule gating
 

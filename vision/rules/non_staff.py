@@ -1,0 +1,55 @@
+"""No non-staff in the teller area (营业期间非营业人员禁止进入营业间内)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vision.config import NonStaffRule as NonStaffConfig
+from vision.events import RuleType
+from vision.observations import Observation
+from vision.rules.base import Tally, TemporalRule
+
+
+class _IntruderTally(Tally[tuple[int, ...]]):
+    """Everyone who was inside during the violation, not just who is there now: the reviewer
+    needs to find the customer who walked in, even after a colleague came to escort them out."""
+
+    def __init__(self) -> None:
+        self.tracks: set[int] = set()
+        self.max_seen = 0
+        self.worst_at: datetime | None = None
+
+    def add(self, sample: tuple[int, ...], ts: datetime) -> bool:
+        material = False
+        if len(sample) > self.max_seen:
+            self.max_seen, self.worst_at = len(sample), ts
+            material = True
+        if not self.tracks.issuperset(sample):
+            self.tracks.update(sample)
+            material = True
+        return material
+
+    def details(self) -> dict[str, Any]:
+        return {"max_non_staff": self.max_seen}
+
+    def track_ids(self) -> list[int]:
+        return sorted(self.tracks)
+
+
+class NonStaffRule(TemporalRule[NonStaffConfig, tuple[int, ...]]):
+    """At least one person judged non-staff inside the zone.
+
+    Tracks whose identity is still undecided do not count: the staff stage decides within a few
+    frames, and counting them would flag every teller walking in through the staff door.
+    """
+
+    type = RuleType.non_staff_in_area
+    config_type = NonStaffConfig
+
+    def sample(self, obs: Observation) -> tuple[int, ...] | None:
+        ids = self.zone_state(obs).non_staff_track_ids
+        return ids if ids else None
+
+    def new_tally(self) -> _IntruderTally:
+        return _IntruderTally()
