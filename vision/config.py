@@ -160,7 +160,7 @@ class DetectorType(str, enum.Enum):
 class DetectorConfig(Strict):
     type: DetectorType = DetectorType.ssd_mobilenet
     model: Path | None = Field(None, description="model file for the ONNX / ultralytics types")
-    confidence: float = Field(0.4, gt=0, le=1)
+    confidence: float = Field(0.35, gt=0, le=1)
     nms_iou: float = Field(0.45, gt=0, le=1)
     input_size: int | None = Field(None, ge=32, le=4096, description="square network input; default from the model")
     class_names: list[str] | None = Field(None, description="class id -> name; default COCO 80")
