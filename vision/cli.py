@@ -104,8 +104,12 @@ def run_cmd(
     events_jsonl: Annotated[Path | None, typer.Option(help="write each violation's final state here")] = None,
     frames_jsonl: Annotated[Path | None, typer.Option(help="write one line per analysed frame here")] = None,
     no_clips: Annotated[bool, typer.Option("--no-clips", help="no snapshots or clips")] = False,
-    max_seconds: Annotated[float | None, typer.Option(min=0, help="stop each camera after this much media time")] = None,
-    no_motion_gating: Annotated[bool, typer.Option("--no-motion-gating", help="run the detector on every analysed frame")] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option(min=0, help="stop each camera after this much media time")
+    ] = None,
+    no_motion_gating: Annotated[
+        bool, typer.Option("--no-motion-gating", help="run the detector on every analysed frame")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run every camera in CONFIG; files run to their end, then exit 0."""

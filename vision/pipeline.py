@@ -19,7 +19,7 @@ import supervision as sv
 from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneKind
 from vision.detectors.base import Detector
 from vision.events import ChangeKind, Violation, ViolationChange
-from vision.evidence import EvidenceRecorder, Overlay
+from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
 from vision.motion import MotionGate
@@ -66,7 +66,9 @@ def split_detections(dets: sv.Detections, person_class_id: int) -> tuple[sv.Dete
     if len(dets) == 0:
         return dets, dets
     is_person = np.asarray(dets.class_id) == person_class_id
-    return dets[is_person], dets[~is_person]
+    persons, items = dets[is_person], dets[~is_person]
+    assert isinstance(persons, sv.Detections) and isinstance(items, sv.Detections)  # narrows for mypy
+    return persons, items
 
 
 class CameraPipeline:
@@ -140,8 +142,9 @@ class CameraPipeline:
             memberships = zones.memberships(tracked)
             ids = [int(i) for i in tracked.tracker_id] if tracked.tracker_id is not None else [-1] * len(tracked)
             by_track = {tid: memberships[i] for i, tid in enumerate(ids) if tid >= 0}
-            identity = self.staff.update(frame.image, tracked[np.asarray(ids) >= 0] if ids else tracked,
-                                         by_track, frame.t)
+            confirmed = tracked[np.asarray(ids, dtype=int) >= 0] if ids else tracked
+            assert isinstance(confirmed, sv.Detections)
+            identity = self.staff.update(frame.image, confirmed, by_track, frame.t)
             zone_items: dict[str, tuple[ItemObs, ...]] = {}
             for name, watcher in self._watchers.items():
                 zone_items[name] = watcher.update(frame, tracked, items)
@@ -174,7 +177,9 @@ class CameraPipeline:
 
         with times.time("evidence"):
             if self.evidence.enabled:
-                self.evidence.add_frame(frame, self._overlay(zones, tracked, track_obs, zone_items))
+                rules = [RuleOverlay(st.name, st.elapsed_s) for st in self.rules.active_summary()]
+                overlay = Overlay.from_observation(self.camera, obs, frame.width, frame.height, rules)
+                self.evidence.add_frame(frame, overlay)
             changes = [self._with_evidence(c) for c in changes]
 
         if changes:
@@ -195,26 +200,6 @@ class CameraPipeline:
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)
         return change.model_copy(update={"violation": violation})
-
-    def _overlay(
-        self,
-        zones: ZoneSet,
-        tracked: sv.Detections,
-        track_obs: list[TrackObs],
-        zone_items: dict[str, tuple[ItemObs, ...]],
-    ) -> Overlay:
-        labels = []
-        for o in track_obs:
-            who = "staff" if o.is_staff else ("non-staff" if o.is_staff is False else "?")
-            labels.append(f"#{o.track_id} {who}" if o.track_id >= 0 else who)
-        item_boxes = [it.xyxy for items in zone_items.values() for it in items]
-        return Overlay(
-            zones=[(z.name, z.kind.value, z.polygon) for z in zones],
-            persons=tracked,
-            labels=labels,
-            items=np.asarray(item_boxes, dtype=np.float32).reshape(-1, 4),
-            active=self.rules.active_summary(),
-        )
 
     def finish(self) -> list[ViolationChange]:
         """End of stream: close open violations at the last frame, finish the clips."""

@@ -104,8 +104,9 @@ class JsonlWriter:
 class ViolationRouter:
     """Sends every change to the sinks and writes each violation's final state once."""
 
-    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool) -> None:
+    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool, data_dir: Path) -> None:
         self.sinks = sinks
+        self.data_dir = data_dir
         self.events = events
         self.clips = clips
         self.final: dict[str, Violation] = {}
@@ -126,9 +127,16 @@ class ViolationRouter:
             self._publish(violation, with_evidence=True)
 
     def _publish(self, violation: Violation, with_evidence: bool = False) -> None:
+        evidence = None
+        if with_evidence:
+            evidence = {
+                kind: self.data_dir / rel
+                for kind, rel in (("snapshot", violation.snapshot), ("clip", violation.clip))
+                if rel and (self.data_dir / rel).is_file()
+            }
         for sink in self.sinks:
             try:
-                sink.publish(violation, with_evidence)
+                sink.publish(violation, evidence)
             except Exception as exc:  # a broken sink must not stop the cameras  # noqa: BLE001
                 log.error("sink %s failed for %s: %s", type(sink).__name__, violation.id, exc)
 
@@ -203,6 +211,16 @@ def run_camera(
         report.detections_run = pipeline.detections_run
 
 
+def preflight(app: AppConfig) -> None:
+    """Opens every file source once so that a missing or undecodable video stops the run before it
+    starts (one line, exit 2). Live sources are not probed: a camera that is down is reconnected."""
+    for cam in app.cameras:
+        if cam.is_live:
+            continue
+        source = open_source(cam, app.site.tz)
+        source.close()
+
+
 def run(
     app: AppConfig,
     *,
@@ -220,10 +238,11 @@ def run(
     """Runs all cameras to the end of their files (or until ``stop``); returns what happened."""
     stop = stop or threading.Event()
     det: Any = LockedDetector(detector or build_detector(app.detector))
+    preflight(app)
     times = StageTimes()
     events = JsonlWriter(events_jsonl)
     frames_out = JsonlWriter(frames_jsonl)
-    router = ViolationRouter(sinks or [], events, clips)
+    router = ViolationRouter(sinks or [], events, clips, data_dir)
     reports = {c.id: CameraReport(c.id) for c in app.cameras}
     pipelines = {
         c.id: CameraPipeline(app, c, det, data_dir=data_dir, clips=clips, times=times, motion_gating=motion_gating)
