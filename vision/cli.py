@@ -183,6 +183,42 @@ def eval_cmd(
         json_out.write_text(json.dumps(s.to_json_dict(), indent=2), encoding="utf-8")
 
 
+@app.command("bench")
+def bench_cmd(
+    config: ConfigArg,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report as JSON here")] = None,
+    cameras: Annotated[int, typer.Option(min=1, max=64, help="run every camera this many times over")] = 1,
+    no_clips: Annotated[bool, typer.Option("--no-clips")] = False,
+    no_motion_gating: Annotated[bool, typer.Option("--no-motion-gating")] = False,
+    max_seconds: Annotated[float | None, typer.Option(min=0)] = None,
+) -> None:
+    """Per-stage latency (p50/p95/p99), throughput, CPU and memory of a run of CONFIG."""
+    from vision.bench import bench
+
+    cfg = _load(config)
+    try:
+        result = bench(cfg, data_dir=data_dir(), copies=cameras, clips=not no_clips,
+                       motion_gating=False if no_motion_gating else None, max_seconds=max_seconds)
+    except TellerWatchError as exc:
+        fail(str(exc))
+        return
+    table = Table(title=f"tellerwatch bench {config.name}: {result['cameras']} camera(s), {result['detector']}, "
+                        f"motion gating {'on' if result['motion_gating'] else 'off'}")
+    for col in ("stage", "p50 ms", "p95 ms", "p99 ms", "count"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for name, st in result["stages"].items():
+        table.add_row(name, f"{st['p50_ms']:.2f}", f"{st['p95_ms']:.2f}", f"{st['p99_ms']:.2f}", str(st["count"]))
+    out.print(table)
+    out.print(
+        f"fps {result['fps']}  real-time factor {result['realtime_factor']}  CPU {result['cpu_percent']}% "
+        f"of {result['cpu_count']} cores  peak RSS {result['peak_rss_mb']} MB  "
+        f"non-model/detector p50 {result['non_model_share_of_detector']}",
+        markup=False,
+    )
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
 @app.command()
 def enroll(
     images: Annotated[Path, typer.Argument(help="folder of staff crops (jpg/png)", show_default=False)],
