@@ -1,0 +1,128 @@
+"""The application factory: settings in, a ready FastAPI app out (schema migrated)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import JSONResponse
+
+from api import __version__
+from api.db import Database
+from api.ingest import ensure_camera, ensure_site
+from api.limits import BodySizeLimit, BodyTooLarge, SecurityHeaders
+from api.live import Broadcaster
+from api.metrics import ApiMetrics
+from api.models import utcnow
+from api.ratelimit import LoginLimiter
+from api.routers import auth, cameras, events, health, live, summaries, users, violations
+from api.schemas import LoginRequest, ViolationIn
+from api.security import Passwords
+from api.settings import Settings
+from vision.config import AppConfig
+
+API_PREFIX = "/api/v1"
+
+
+def _body_limits(settings: Settings) -> Any:
+    def limit_for(method: str, path: str) -> int:
+        if method == "POST" and path == f"{API_PREFIX}/events":
+            return settings.max_upload_bytes
+        if method == "POST" and path.startswith(f"{API_PREFIX}/cameras/") and path.endswith("/frame"):
+            return settings.max_frame_bytes
+        return settings.max_json_bytes
+
+    return limit_for
+
+
+def seed_from_config(db: Database, config: AppConfig) -> None:
+    """Register the config's site (with its IANA time zone) and cameras; zones the editor has not
+    touched yet start as the config file's."""
+    with db.session() as session:
+        ensure_site(session, config.site.id, timezone=config.site.timezone)
+        for cam_cfg in config.cameras:
+            cam = ensure_camera(session, config.site.id, cam_cfg.id)
+            if cam.zones is None and cam_cfg.zones:
+                cam.zones = [z.model_dump(mode="json") for z in cam_cfg.zones]
+                cam.zones_version = 1
+                cam.zones_updated_at = utcnow()
+                cam.zones_updated_by = "config"
+        session.commit()
+
+
+def _openapi(app: FastAPI) -> Any:
+    """Add the schemas that hand-parsed bodies (ingest, login) refer to, for /docs and fuzzers."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (ViolationIn, LoginRequest):
+            js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in js.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components[model.__name__] = js
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def create_app(settings: Settings | None = None, config: AppConfig | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.evidence_path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings)
+    db.migrate()
+    if config is not None:
+        seed_from_config(db, config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="TellerWatch API",
+        version=__version__,
+        description="Violations from the teller-counter cameras: ingest, review, summaries, live stream.",
+        lifespan=lifespan,
+    )
+    metrics = ApiMetrics()
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    app.state.passwords = Passwords(settings)
+    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
+    app.state.zone_live = {}
+
+    def count_too_large(path: str) -> None:
+        if path == f"{API_PREFIX}/events":
+            metrics.ingest.labels("too_large").inc()
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        count_too_large(request.url.path)
+        return JSONResponse({"detail": str(exc)}, status_code=413, headers={"Connection": "close"})
+
+    app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings), on_reject=count_too_large)
+    app.add_middleware(SecurityHeaders)
+
+    app.include_router(health.router)
+    for module in (events, violations, summaries, auth, cameras, live, users):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(cameras.metrics_router, prefix=API_PREFIX)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:create_app_from_env``."""
+    return create_app(Settings())

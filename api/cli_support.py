@@ -1,0 +1,69 @@
+"""What ``tellerwatch serve`` and ``tellerwatch users add`` call; errors arrive as one-line
+``TellerWatchError`` / ``ValueError`` messages for the CLI to print, never tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from api.settings import Settings
+from vision.errors import ConfigError
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad or unsafe value becomes a ``ConfigError``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"TELLERWATCH_{where.upper()}: {msg}" if where else msg)
+        raise ConfigError("; ".join(problems), problems) from None
+
+
+def serve(
+    config_path: str | Path | None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: Settings | None = None,
+) -> None:
+    """Run the API (and, later, the web pages) until interrupted.
+
+    With a config file the site's time zone and the cameras' zones are registered, so summaries
+    use the site's IANA zone and the zone editor starts from the file's polygons.
+    """
+    import uvicorn
+
+    from api.app import create_app
+    from vision.config import load_config
+
+    settings = settings or load_settings()
+    config = load_config(config_path, check_files=False) if config_path is not None else None
+    try:
+        app = create_app(settings, config)
+    except OperationalError as exc:
+        raise _unreachable(settings, exc) from None
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="info")
+
+
+def users_add(name: str, role: str, site: str | None, password: str) -> None:
+    """Create a login; ``ValueError`` (``api.users.UserError``) on a bad role or a taken name."""
+    from api.users import add_user
+
+    settings = load_settings()
+    try:
+        add_user(settings, name, role, site, password)
+    except OperationalError as exc:
+        raise _unreachable(settings, exc) from None
+
+
+def _unreachable(settings: Settings, exc: OperationalError) -> ConfigError:
+    where = make_url(settings.db_url).render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    msg = f"cannot use the database {where}: {reason}"
+    return ConfigError(msg, [msg])

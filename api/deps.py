@@ -1,0 +1,217 @@
+"""Request dependencies: settings, database session, who is calling, and what they may do.
+
+Who may do what (``own`` = only the site the user belongs to; another site's single items answer
+404 so their existence is not revealed, an explicit other ``site=`` filter answers 403):
+
+=====================================  =====  ========  ===========  ===========  ========  =====
+route                                  anon   API key   operator     branch_head  engineer  admin
+=====================================  =====  ========  ===========  ===========  ========  =====
+GET  /healthz                          yes    yes       yes          yes          yes       yes
+GET  /metrics (Prometheus)             401    yes       403          403          yes       yes
+POST /api/v1/auth/login, /auth/logout  yes    yes       yes          yes          yes       yes
+GET  /api/v1/auth/me                   401    403       yes          yes          yes       yes
+POST /api/v1/events                    401    yes       403          403          403       403
+POST /api/v1/metrics/pipeline          401    yes       403          403          403       403
+POST /api/v1/cameras/{id}/frame        401    yes       403          403          403       403
+GET  /api/v1/violations[/{id}]         401    403       all sites    own          all       all
+GET  /api/v1/violations/{id}/clip|snapshot  401  403    all sites    own          all       all
+PATCH /api/v1/violations/{id} (review) 401    403       all sites    own          403       all
+GET  /api/v1/summaries/daily           401    403       all sites    own          all       all
+GET  /api/v1/live (SSE)                401    403       all sites    own          all       all
+GET  /api/v1/cameras                   401    403       all sites    own          all       all
+GET  /api/v1/cameras/{id}/zones        401    yes       all sites    own          all       all
+PUT  /api/v1/cameras/{id}/zones        401    403       403          403          all       all
+GET  /api/v1/cameras/{id}/snapshot     401    403       all sites    own          all       all
+GET|POST /api/v1/users, DELETE /users/{name}  401  403  403          403          403       all
+=====================================  =====  ========  ===========  ===========  ========  =====
+
+A user authenticates with ``Authorization: Bearer <token>`` or the ``tw_session`` cookie; a
+pipeline with ``X-API-Key`` (or ``Authorization: Bearer <ingest key>``, which is what Prometheus
+scrape configs send). A credential that is present but invalid answers 401 rather than being
+ignored, so a typo in a key never silently downgrades a caller to anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from api.db import Database
+from api.models import User
+from api.security import key_matches, verify_token
+from api.settings import Settings
+
+SESSION_COOKIE = "tw_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with get_db(request).session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """A pipeline authenticated by an ingest key; it may push, never read violations."""
+
+    name: str = "pipeline"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    id: int
+    username: str
+    role: str
+    site: str | None
+    via_cookie: bool
+
+    def sees_all_sites(self) -> bool:
+        return self.role != "branch_head"
+
+
+Principal = Pipeline | AuthUser
+
+
+def _unauthorized(message: str = "not authenticated") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _same_origin(request: Request) -> bool:
+    """Cookie-authenticated writes must come from our own pages (defence in depth over SameSite=Lax)."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin:
+        return True
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+def _resolve(request: Request) -> Principal | None:
+    settings = get_settings(request)
+    api_key = request.headers.get("x-api-key")
+    if api_key is not None:
+        if key_matches(api_key, settings.ingest_key_list):
+            return Pipeline()
+        raise _unauthorized("invalid API key")
+    token: str | None = None
+    via_cookie = False
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthorized("use 'Authorization: Bearer <token>'")
+        token = value.strip()
+        if key_matches(token, settings.ingest_key_list):
+            return Pipeline()
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        via_cookie = token is not None
+    if token is None:
+        return None
+    claims = verify_token(settings.secret, token)
+    if claims is None:
+        raise _unauthorized("invalid or expired token")
+    # a short session of its own: the live stream must not pin a pooled connection for hours
+    with get_db(request).session() as session:
+        user = session.get(User, claims.user_id)
+        if user is None or not user.active or user.token_generation != claims.generation:
+            raise _unauthorized("invalid or expired token")
+        principal = AuthUser(user.id, user.username, user.role, user.site, via_cookie)
+    if via_cookie and request.method not in SAFE_METHODS and not _same_origin(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+    return principal
+
+
+def get_principal(request: Request) -> Principal | None:
+    return _resolve(request)
+
+
+def require_user(request: Request) -> AuthUser:
+    principal = _resolve(request)
+    if principal is None:
+        raise _unauthorized()
+    if isinstance(principal, Pipeline):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "API keys may only push events, frames and metrics")
+    return principal
+
+
+def require_pipeline(request: Request) -> Pipeline:
+    principal = _resolve(request)
+    if principal is None:
+        raise _unauthorized("X-API-Key required")
+    if not isinstance(principal, Pipeline):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only pipelines (X-API-Key) may use this route")
+    return principal
+
+
+CurrentUser = Annotated[AuthUser, Depends(require_user)]
+PipelineDep = Annotated[Pipeline, Depends(require_pipeline)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require_role(*roles: str) -> Callable[[AuthUser], AuthUser]:
+    """A dependency that admits only the named roles (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def check(user: CurrentUser) -> AuthUser:
+        if user.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")
+        return user
+
+    return check
+
+
+def require_user_or_pipeline(*roles: str) -> Callable[[Request], Principal]:
+    allowed = frozenset(roles)
+
+    def check(request: Request) -> Principal:
+        principal = _resolve(request)
+        if principal is None:
+            raise _unauthorized()
+        if isinstance(principal, AuthUser) and principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not do this")
+        return principal
+
+    return check
+
+
+READERS = ("operator", "branch_head", "engineer", "admin")
+REVIEWERS = ("operator", "branch_head", "admin")
+ZONE_EDITORS = ("engineer", "admin")
+METRICS_READERS = ("engineer", "admin")
+
+Reader = Annotated[AuthUser, Depends(require_role(*READERS))]
+Reviewer = Annotated[AuthUser, Depends(require_role(*REVIEWERS))]
+ZoneEditor = Annotated[AuthUser, Depends(require_role(*ZONE_EDITORS))]
+Admin = Annotated[AuthUser, Depends(require_role("admin"))]
+
+
+def scoped_site(user: AuthUser, requested: str | None) -> str | None:
+    """The site filter a user's query runs with: a branch head always sees only their own site."""
+    if user.sees_all_sites():
+        return requested
+    if requested is not None and requested != user.site:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "branch heads see only their own site")
+    return user.site
+
+
+def may_see_site(user: AuthUser, site: str) -> bool:
+    return user.sees_all_sites() or user.site == site

@@ -1,0 +1,167 @@
+"""Evidence files: where they live, how uploads land there, and byte-range downloads.
+
+Every path that comes from a record or a URL is resolved (symlinks included) and must stay inside
+the evidence folder; anything else is treated as absent rather than explained, so probing for
+files outside it learns nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from fastapi import HTTPException, status
+from starlette.responses import Response, StreamingResponse
+
+CHUNK = 64 * 1024
+KINDS = {"snapshot": (".jpg", "image/jpeg"), "clip": (".mp4", "video/mp4")}
+_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+
+
+def looks_like(kind: str, head: bytes) -> bool:
+    """Magic-number check, so a snapshot is a JPEG and a clip an MP4 before anyone downloads it."""
+    if kind == "snapshot":
+        return head[:3] == b"\xff\xd8\xff"
+    if kind == "clip":
+        return head[4:8] == b"ftyp"
+    return False
+
+
+def resolve(evidence_dir: Path, relative: str | None) -> Path | None:
+    """The file a record's path names, or ``None`` if it is missing or would leave the folder.
+
+    Records may carry the pipeline's data-dir-relative form (``evidence/cam/id.jpg``, as in
+    DESIGN.md) or a path relative to the evidence folder itself; both are accepted.
+    """
+    if not relative or "\x00" in relative or "\\" in relative:
+        return None
+    rel = PurePosixPath(relative)
+    if rel.is_absolute() or ".." in rel.parts:
+        return None
+    base = evidence_dir.resolve()
+    candidates = [rel]
+    if len(rel.parts) > 1 and rel.parts[0] == base.name:
+        candidates.insert(0, PurePosixPath(*rel.parts[1:]))
+    for c in candidates:
+        path = (base / c).resolve()
+        if path.is_relative_to(base) and path.is_file():
+            return path
+    return None
+
+
+@dataclass
+class StagedFile:
+    """An upload written next to its destination, moved into place only when the database commits."""
+
+    temp: Path
+    final: Path
+    relative: str
+    existed: bool = False
+
+    def commit(self) -> None:
+        self.existed = self.final.exists()
+        os.replace(self.temp, self.final)
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        if not self.existed:
+            self.final.unlink(missing_ok=True)
+
+
+def stage_upload(evidence_dir: Path, camera: str, vid: str, kind: str, chunks: Iterator[bytes]) -> StagedFile:
+    """Write an upload to a temp file in its final folder (so the later rename is atomic)."""
+    suffix, _ = KINDS[kind]
+    folder = (evidence_dir / camera).resolve()
+    if not folder.is_relative_to(evidence_dir.resolve()):
+        raise HTTPException(422, f"camera id {camera!r} is not a folder name")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{vid}.", suffix=suffix + ".part", dir=folder)
+    path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StagedFile(path, folder / f"{vid}{suffix}", f"{camera}/{vid}{suffix}")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` inclusive for one byte range; ``None`` to send the whole file.
+
+    Raises 416 for a range that is malformed or lies outside the file. Several ranges at once are
+    answered with the whole file, which RFC 9110 allows, rather than a multipart body.
+    """
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec:
+        raise _unsatisfiable(size)
+    if "," in spec:
+        return None
+    m = _RANGE.match(spec)
+    if not m or (not m.group(1) and not m.group(2)):
+        raise _unsatisfiable(size)
+    first, last = m.group(1), m.group(2)
+    if not first:  # suffix: the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        raise _unsatisfiable(size)
+    return start, min(end, size - 1)
+
+
+def _unsatisfiable(size: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_416_RANGE_NOT_SATISFIABLE,
+        "requested range not satisfiable",
+        headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+    )
+
+
+def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        f.seek(start)
+        left = length
+        while left > 0:
+            chunk = f.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
+def file_response(path: Path, media_type: str, range_header: str | None, filename: str) -> Response:
+    st = path.stat()
+    size = st.st_size
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{st.st_mtime_ns:x}-{size:x}"',
+        "Cache-Control": "private, max-age=300",
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    span = parse_range(range_header, size) if range_header else None
+    if span is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            _read(path, 0, size), status_code=200, media_type=media_type, headers=headers
+        )
+    start, end = span
+    length = end - start + 1
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(length)
+    return StreamingResponse(
+        _read(path, start, length), status_code=206, media_type=media_type, headers=headers
+    )

@@ -1,0 +1,250 @@
+"""Storing a violation record: idempotent on its id, monotonic in its state, all or nothing.
+
+A pipeline's outbox may send the same state twice (it crashed between sending and forgetting) or
+an older state after a newer one (retries race). The stored row therefore only moves forward:
+``open`` before ``ended``, and within a state a longer duration is newer. Anything else is
+acknowledged (so the outbox can forget it) but changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import HTTPException, status
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.evidence import StagedFile, looks_like, stage_upload
+from api.models import Camera, Site, Violation, utcnow
+from api.schemas import ViolationIn, ViolationPublic
+from api.settings import Settings
+
+IDENTITY = ("site", "camera", "rule", "zone")
+
+
+@dataclass
+class IngestOutcome:
+    result: str  # created | updated | unchanged | stale
+    violation: ViolationPublic
+
+
+class EvidenceInvalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+    """INSERT that quietly does nothing when the key exists; True when a row was inserted.
+
+    Used so that two requests racing to create the same site, camera or violation both succeed.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+        else:
+            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+        # RETURNING rather than rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING
+        return session.execute(stmt.returning(table.c[keys[0]])).first() is not None
+    try:
+        with session.begin_nested():
+            session.execute(table.insert().values(**values))
+        return True
+    except IntegrityError:
+        return False
+
+
+def _offset_min(ts: datetime) -> int:
+    off = ts.utcoffset()
+    return int(off.total_seconds() // 60) if off is not None else 0
+
+
+def _site_zone(site: Site | None) -> ZoneInfo | None:
+    if site is None or not site.timezone:
+        return None
+    try:
+        return ZoneInfo(site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def ensure_site(
+    session: Session, site_id: str, offset_min: int | None = None, timezone: str | None = None
+) -> Site:
+    now = utcnow()
+    insert_ignore(
+        session,
+        cast(Table, Site.__table__),
+        {"id": site_id, "utc_offset_min": offset_min, "timezone": timezone, "updated_at": now},
+        ["id"],
+    )
+    site = session.get(Site, site_id)
+    if site is None:  # pragma: no cover - inserted or existing just above
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "site row vanished")
+    if offset_min is not None and site.utc_offset_min != offset_min:
+        site.utc_offset_min = offset_min
+        site.updated_at = now
+    if timezone is not None and site.timezone != timezone:
+        site.timezone = timezone
+        site.updated_at = now
+    return site
+
+
+def ensure_camera(session: Session, site_id: str, camera_id: str) -> Camera:
+    now = utcnow()
+    insert_ignore(
+        session,
+        cast(Table, Camera.__table__),
+        {"site": site_id, "camera_id": camera_id, "zones_version": 0, "last_seen": now},
+        ["site", "camera_id"],
+    )
+    session.execute(
+        update(Camera).where(Camera.site == site_id, Camera.camera_id == camera_id).values(last_seen=now)
+    )
+    cam = session.scalars(select(Camera).where(Camera.site == site_id, Camera.camera_id == camera_id)).one()
+    return cam
+
+
+def _rank(state: str, duration_s: float) -> tuple[int, float]:
+    return (1 if state == "ended" else 0, round(duration_s, 3))
+
+
+def _values(rec: ViolationIn, tz: ZoneInfo | None) -> dict[str, Any]:
+    local = rec.started_at.astimezone(tz) if tz is not None else rec.started_at
+    return {
+        "severity": rec.severity.value,
+        "state": rec.state.value,
+        "started_at": rec.started_at,
+        "ended_at": rec.ended_at,
+        "utc_offset_min": _offset_min(rec.started_at),
+        "local_date": local.date(),
+        "local_hour": local.hour,
+        "duration_s": rec.duration_s,
+        "track_ids": list(rec.track_ids),
+        "details": dict(rec.details),
+    }
+
+
+def _same(row: Violation, values: dict[str, Any]) -> bool:
+    for key, value in values.items():
+        current = getattr(row, key)
+        if key == "duration_s":
+            if not math.isclose(current, value, abs_tol=5e-4):
+                return False
+        elif current != value:
+            return False
+    return True
+
+
+def check_uploads(uploads: dict[str, IO[bytes]]) -> None:
+    for kind, f in uploads.items():
+        head = f.read(16)
+        f.seek(0)
+        if not looks_like(kind, head):
+            what = "a JPEG image" if kind == "snapshot" else "an MP4 video"
+            raise EvidenceInvalid(kind, f"{kind} upload is not {what}")
+
+
+def _chunks(f: IO[bytes]) -> Any:
+    while chunk := f.read(256 * 1024):
+        yield chunk
+
+
+def ingest(
+    session: Session, settings: Settings, rec: ViolationIn, uploads: dict[str, IO[bytes]]
+) -> IngestOutcome:
+    check_uploads(uploads)
+    staged: dict[str, StagedFile] = {}
+    committed: list[StagedFile] = []
+    try:
+        for kind, f in uploads.items():
+            staged[kind] = stage_upload(settings.evidence_path, rec.camera, rec.id, kind, _chunks(f))
+        outcome = _store(session, rec, staged)
+        for s in staged.values():
+            if outcome.used.get(s.relative):
+                s.commit()
+                committed.append(s)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for s in committed:
+            s.undo()
+        raise
+    finally:
+        for s in staged.values():
+            s.discard()
+    return IngestOutcome(outcome.result, ViolationPublic.from_row(outcome.row))
+
+
+@dataclass
+class _Stored:
+    result: str
+    row: Violation
+    used: dict[str, bool]
+
+
+def _store(session: Session, rec: ViolationIn, staged: dict[str, StagedFile]) -> _Stored:
+    site = ensure_site(session, rec.site, _offset_min(rec.started_at))
+    ensure_camera(session, rec.site, rec.camera)
+    values = _values(rec, _site_zone(site))
+    evidence = {"snapshot": rec.snapshot, "clip": rec.clip}
+    for kind, s in staged.items():
+        evidence[kind] = s.relative
+    now = utcnow()
+    row_values = {
+        "id": rec.id,
+        "site": rec.site,
+        "camera": rec.camera,
+        "rule": rec.rule,
+        "zone": rec.zone,
+        **values,
+        **evidence,
+        "review_status": "unreviewed",
+        "created_at": now,
+        "updated_at": now,
+    }
+    if insert_ignore(session, cast(Table, Violation.__table__), row_values, ["id"]):
+        row = session.get(Violation, rec.id)
+        if row is None:  # pragma: no cover
+            raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "violation row vanished")
+        return _Stored("created", row, {s.relative: True for s in staged.values()})
+
+    row = session.scalars(select(Violation).where(Violation.id == rec.id).with_for_update()).one()
+    clash = [k for k in IDENTITY if getattr(row, k) != getattr(rec, k)]
+    if clash:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"violation {rec.id} exists with a different {', '.join(clash)}; ids are unique per violation",
+        )
+    used: dict[str, bool] = {}
+    incoming, stored = _rank(rec.state.value, rec.duration_s), _rank(row.state, row.duration_s)
+    newer = incoming >= stored
+    changed = False
+    if newer and not _same(row, values):
+        for key, value in values.items():
+            setattr(row, key, value)
+        changed = True
+    for kind in ("snapshot", "clip"):
+        new_path = evidence[kind]
+        if new_path is None:
+            continue  # a later state without evidence keeps what an earlier one brought
+        uploaded = kind in staged
+        if getattr(row, kind) is None or (newer and (uploaded or getattr(row, kind) != new_path)):
+            setattr(row, kind, new_path)
+            changed = True
+            if uploaded:
+                used[staged[kind].relative] = True
+    if not changed:
+        return _Stored("unchanged" if newer else "stale", row, used)
+    row.updated_at = now
+    session.flush()
+    return _Stored("updated", row, used)

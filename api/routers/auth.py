@@ -1,0 +1,139 @@
+"""Login for people: a bearer token for scripts, the same token as a session cookie for the pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.deps import SESSION_COOKIE, CurrentUser, get_db, get_settings
+from api.metrics import ApiMetrics
+from api.models import User
+from api.ratelimit import LoginLimiter
+from api.schemas import LoginRequest, TokenPublic, UserPublic
+from api.security import Passwords, create_token
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+LOGIN_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/LoginRequest"}},
+        "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/LoginRequest"}},
+    },
+}
+
+
+async def _credentials(request: Request) -> LoginRequest:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data: Any
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        async with request.form(max_files=0, max_fields=8) as form:
+            data = {k: v for k, v in form.items() if k in ("username", "password") and isinstance(v, str)}
+    else:
+        try:
+            data = json.loads(await request.body() or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "not valid JSON", "input": None}]
+            ) from None
+    try:
+        return LoginRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {**e, "loc": ("body", *e["loc"]), "ctx": {k: str(v) for k, v in e.get("ctx", {}).items()}}
+            for e in exc.errors(include_url=False)
+        ]
+        raise RequestValidationError(errors) from None
+
+
+@router.post(
+    "/login",
+    response_model=TokenPublic,
+    openapi_extra={"requestBody": LOGIN_BODY},
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {"description": "too many failed attempts; see Retry-After"},
+    },
+)
+async def login(request: Request, response: Response) -> TokenPublic:
+    """Failed attempts are limited per username and client address; while limited even the right
+    password is refused, otherwise the limit would only slow guessing, not stop it."""
+    creds = await _credentials(request)
+    settings = get_settings(request)
+    limiter: LoginLimiter = request.app.state.login_limiter
+    metrics: ApiMetrics = request.app.state.metrics
+    ip = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(creds.username, ip)
+    if wait > 0:
+        metrics.logins.labels("limited").inc()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    passwords: Passwords = request.app.state.passwords
+    db = get_db(request)
+
+    def check() -> tuple[UserPublic, str] | None:
+        with db.session() as session:
+            user = session.scalars(select(User).where(User.username == creds.username)).one_or_none()
+            ok = passwords.verify(user.password_hash if user else None, creds.password)
+            if user is None or not ok or not user.active:
+                return None
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash(creds.password)
+                session.commit()
+            token = create_token(
+                settings.secret, user.id, user.username, user.token_generation, settings.token_ttl_s
+            )
+            public = UserPublic(
+                username=user.username,
+                role=user.role,
+                site=user.site,  # type: ignore[arg-type]
+                active=user.active,
+            )
+            return public, token
+
+    checked = await run_in_threadpool(check)
+    if checked is None:
+        limiter.failed(creds.username, ip)
+        metrics.logins.labels("failed").inc()
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    limiter.succeeded(creds.username, ip)
+    metrics.logins.labels("ok").inc()
+    public, token = checked
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_ttl_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return TokenPublic(access_token=token, expires_in=settings.token_ttl_s, user=public)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request) -> Response:
+    """Forgets the cookie; bearer tokens simply expire (or are revoked by removing the user)."""
+    settings = get_settings(request)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure
+    )
+    return response
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    return UserPublic(username=user.username, role=user.role, site=user.site)  # type: ignore[arg-type]

@@ -1,0 +1,239 @@
+"""Cameras: zones for the zone editor (and for pipelines to pick up), and the latest frame.
+
+Camera ids are unique within a site, not across sites, so every route takes an optional
+``site``; it is needed only when the id alone is ambiguous (a branch head's own site is implied).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from api.deps import (
+    READERS,
+    AuthUser,
+    PipelineDep,
+    Principal,
+    Reader,
+    SessionDep,
+    SettingsDep,
+    ZoneEditor,
+    get_db,
+    get_settings,
+    require_user_or_pipeline,
+    scoped_site,
+)
+from api.evidence import looks_like
+from api.ingest import ensure_camera, ensure_site
+from api.metrics import ApiMetrics
+from api.models import Camera, utcnow
+from api.schemas import CameraPublic, PipelineMetricsIn, ZoneCounts, ZonesPublic, ZonesUpdate
+from api.settings import Settings
+from vision.config import ID_PATTERN
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+metrics_router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+CameraId = Annotated[str, Path(pattern=ID_PATTERN, description="camera id from the config")]
+SiteQuery = Annotated[
+    str | None, Query(pattern=ID_PATTERN, description="needed when the id exists at several sites")
+]
+ZoneReader = Annotated[Principal, Depends(require_user_or_pipeline(*READERS))]
+FRAME_BODY = {"required": True, "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def find_camera(session: Session, camera_id: str, site: str | None, user: AuthUser | None) -> Camera:
+    if user is not None:
+        if not user.sees_all_sites() and site is not None and site != user.site:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+        site = scoped_site(user, site)
+    q = select(Camera).where(Camera.camera_id == camera_id)
+    if site is not None:
+        q = q.where(Camera.site == site)
+    rows = session.scalars(q.order_by(Camera.site)).all()
+    if not rows:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no camera {camera_id}" + (f" at {site}" if site else "")
+        )
+    if len(rows) > 1:
+        sites = ", ".join(r.site for r in rows)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"camera {camera_id} exists at sites {sites}; add ?site="
+        )
+    return rows[0]
+
+
+def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
+    live: dict[tuple[str, str], dict[str, ZoneCounts]] = request.app.state.zone_live
+    return ZonesPublic(
+        site=cam.site,
+        camera=cam.camera_id,
+        zones=list(cam.zones or []),
+        version=cam.zones_version,
+        updated_at=cam.zones_updated_at,
+        updated_by=cam.zones_updated_by,
+        live=live.get((cam.site, cam.camera_id), {}),
+    )
+
+
+@router.get("", response_model=list[CameraPublic])
+def list_cameras(session: SessionDep, user: Reader, site: SiteQuery = None) -> list[CameraPublic]:
+    site = scoped_site(user, site)
+    q = select(Camera).order_by(Camera.site, Camera.camera_id)
+    if site is not None:
+        q = q.where(Camera.site == site)
+    return [
+        CameraPublic(
+            site=c.site,
+            camera=c.camera_id,
+            zones_version=c.zones_version,
+            has_frame=c.frame_at is not None,
+            frame_at=c.frame_at,
+            last_seen=c.last_seen,
+        )
+        for c in session.scalars(q)
+    ]
+
+
+@router.get(
+    "/{camera_id}/zones",
+    response_model=ZonesPublic,
+    summary="Zones of a camera; pipelines poll this (with their API key) and compare 'version'",
+)
+def get_zones(
+    camera_id: CameraId, request: Request, session: SessionDep, who: ZoneReader, site: SiteQuery = None
+) -> ZonesPublic:
+    user = who if isinstance(who, AuthUser) else None
+    return _zones_public(request, find_camera(session, camera_id, site, user))
+
+
+@router.put(
+    "/{camera_id}/zones",
+    response_model=ZonesPublic,
+    summary="Replace a camera's zones (validated like the config file)",
+)
+def put_zones(
+    camera_id: CameraId,
+    body: ZonesUpdate,
+    request: Request,
+    session: SessionDep,
+    user: ZoneEditor,
+    site: SiteQuery = None,
+) -> ZonesPublic:
+    try:
+        cam = find_camera(session, camera_id, site, user)
+    except HTTPException as exc:
+        if exc.status_code != status.HTTP_404_NOT_FOUND:
+            raise
+        if site is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no camera {camera_id}; pass ?site= to create its zones"
+            ) from None
+        ensure_site(session, site)
+        cam = ensure_camera(session, site, camera_id)
+    cam.zones = [z.model_dump(mode="json") for z in body.zones]
+    cam.zones_version += 1
+    cam.zones_updated_at = utcnow()
+    cam.zones_updated_by = user.username
+    session.commit()
+    return _zones_public(request, cam)
+
+
+def _frame_path(settings: Settings, cam: Camera) -> FilePath:
+    return settings.frames_path / cam.site / f"{cam.camera_id}.jpg"
+
+
+@router.get(
+    "/{camera_id}/snapshot",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no frame uploaded yet"}},
+    summary="The latest frame a pipeline uploaded (for the zone editor)",
+)
+def get_camera_snapshot(
+    camera_id: CameraId, session: SessionDep, user: Reader, settings: SettingsDep, site: SiteQuery = None
+) -> Response:
+    cam = find_camera(session, camera_id, site, user)
+    path = _frame_path(settings, cam)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no frame from camera {camera_id} yet") from None
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.post(
+    "/{camera_id}/frame",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra={"requestBody": FRAME_BODY},
+    responses={
+        413: {"description": "larger than TELLERWATCH_MAX_FRAME_BYTES"},
+        422: {"description": "not a JPEG, or site missing"},
+    },
+    summary="Pipelines upload the latest frame of a camera (JPEG body)",
+)
+async def post_frame(
+    camera_id: CameraId, request: Request, _: PipelineDep, site: Annotated[str, Query(pattern=ID_PATTERN)]
+) -> Response:
+    data = await request.body()
+    if not looks_like("snapshot", data[:16]):
+        raise HTTPException(422, "the body must be a JPEG image")
+    settings = get_settings(request)
+    db = get_db(request)
+
+    def store() -> None:
+        with db.session() as session:
+            ensure_site(session, site)
+            cam = ensure_camera(session, site, camera_id)
+            path = _frame_path(settings, cam)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".frame.", dir=path.parent)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+            cam.frame_at = utcnow()
+            session.commit()
+
+    await run_in_threadpool(store)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@metrics_router.post(
+    "/pipeline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Pipelines report frame rate, per-stage latency and per-zone counts",
+)
+def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: PipelineDep) -> Response:
+    m: ApiMetrics = request.app.state.metrics
+    labels = (body.site, body.camera)
+    if body.fps is not None:
+        m.camera_fps.labels(*labels).set(body.fps)
+    else:
+        m.camera_fps.labels(*labels).set(body.analysed / body.interval_s)
+    m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
+    m.camera_frames.labels(*labels).inc(body.frames)
+    m.camera_analysed.labels(*labels).inc(body.analysed)
+    m.camera_dropped.labels(*labels).inc(body.dropped)
+    m.camera_report.labels(*labels).set(time.time())
+    for stage, samples in body.stages.items():
+        hist = m.stage_latency.labels(body.site, body.camera, stage)
+        for s in samples:
+            hist.observe(s)
+    if body.zones:
+        for zone, counts in body.zones.items():
+            for kind in ("persons", "staff", "items"):
+                m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
+        request.app.state.zone_live[labels] = dict(body.zones)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,95 @@
+"""Settings of the API server, read from ``TELLERWATCH_*`` environment variables.
+
+Unsafe defaults are refused outside ``TELLERWATCH_ENV=dev``: a signing key known to everyone or a
+cheap password hash would turn a leaked database or a guessable token into site-wide access.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "tellerwatch-dev-only-secret-key-do-not-use-in-production"
+MIN_SECRET_LEN = 32
+MIN_INGEST_KEY_LEN = 16
+# OWASP's floor for Argon2id memory; production may raise it, never lower it.
+MIN_ARGON2_MEMORY_KIB = 19 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TELLERWATCH_", extra="ignore")
+
+    env: Literal["dev", "production"] = Field(
+        "production", description="'dev' allows the built-in secret key and cheap password hashing"
+    )
+    data_dir: Path = Field(Path("data"), description="runtime data: SQLite file, evidence, camera frames")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file under data_dir")
+    ingest_keys: str = Field("", description="comma-separated API keys pipelines send as X-API-Key")
+    secret_key: SecretStr | None = Field(None, description="signs login tokens; required outside dev")
+    token_ttl_s: int = Field(8 * 3600, ge=60, le=30 * 86400)
+    evidence_dir: Path | None = Field(None, description="clips and snapshots; default data_dir/evidence")
+    max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="largest POST /events body")
+    max_frame_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest camera frame upload")
+    max_json_bytes: int = Field(1024 * 1024, ge=1024, description="largest body of any other request")
+    cookie_secure: bool = Field(False, description="mark the session cookie Secure (serve over HTTPS)")
+    login_max_failures: int = Field(5, ge=1, le=1000, description="failed logins per username+IP per window")
+    login_window_s: float = Field(60.0, gt=0)
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(64 * 1024, ge=8, description="Argon2id memory per hash, KiB")
+    argon2_parallelism: int = Field(4, ge=1, le=16)
+    live_queue_size: int = Field(256, ge=1, le=100_000, description="per-subscriber backlog before dropping")
+    live_heartbeat_s: float = Field(15.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.env == "dev":
+            return self
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(secret) < MIN_SECRET_LEN:
+            raise ValueError(
+                f"TELLERWATCH_SECRET_KEY must be set to at least {MIN_SECRET_LEN} random characters "
+                "(or set TELLERWATCH_ENV=dev for a local trial)"
+            )
+        short = [k for k in self.ingest_key_list if len(k) < MIN_INGEST_KEY_LEN]
+        if short:
+            raise ValueError(
+                f"TELLERWATCH_INGEST_KEYS: each key needs at least {MIN_INGEST_KEY_LEN} characters"
+            )
+        if self.argon2_memory_kib < MIN_ARGON2_MEMORY_KIB:
+            raise ValueError(
+                f"TELLERWATCH_ARGON2_MEMORY_KIB={self.argon2_memory_kib} is below {MIN_ARGON2_MEMORY_KIB}; "
+                "cheap hashes are for TELLERWATCH_ENV=dev only"
+            )
+        return self
+
+    @property
+    def ingest_key_list(self) -> list[str]:
+        return [k.strip() for k in self.ingest_keys.split(",") if k.strip()]
+
+    @property
+    def secret(self) -> bytes:
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        return DEV_SECRET_KEY.encode()
+
+    @property
+    def db_url(self) -> str:
+        """The URL to connect to; bare ``postgresql://`` means psycopg 3, the driver we ship."""
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'tellerwatch.sqlite3').resolve()}"
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def evidence_path(self) -> Path:
+        return (self.evidence_dir or self.data_dir / "evidence").resolve()
+
+    @property
+    def frames_path(self) -> Path:
+        return (self.data_dir / "frames").resolve()

@@ -1,0 +1,97 @@
+"""Records, fake evidence bytes and a loopback uvicorn server shared by the API and sink tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+INGEST_KEY = "test-ingest-key-0123456789abcdef"
+OTHER_KEY = "test-ingest-key-second-abcdef0123"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
+# an 'ftyp' box header is all the API checks; the rest is a recognisable byte pattern for Range tests
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(i % 251 for i in range(100_000))
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def record(**overrides: Any) -> dict[str, Any]:
+    """A valid violation record (DESIGN.md), open unless overridden."""
+    rec: dict[str, Any] = {
+        "id": new_id(),
+        "site": "site-a",
+        "camera": "counter-1",
+        "rule": "dual_teller",
+        "zone": "teller_area",
+        "severity": "high",
+        "state": "open",
+        "started_at": "2026-11-26T09:00:07.400+08:00",
+        "ended_at": None,
+        "duration_s": 5.0,
+        "track_ids": [3],
+        "details": {"min_staff_seen": 1},
+        "snapshot": None,
+        "clip": None,
+    }
+    rec.update(overrides)
+    return rec
+
+
+def ended(
+    rec: dict[str, Any], ended_at: str = "2026-11-26T09:00:19.000+08:00", duration_s: float = 11.6
+) -> dict[str, Any]:
+    return {**rec, "state": "ended", "ended_at": ended_at, "duration_s": duration_s}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThreadServer:
+    """A real uvicorn server on a loopback port, in a thread of this process."""
+
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("uvicorn did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> ThreadServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
