@@ -116,6 +116,10 @@ def run_cmd(
     cfg = _load(config)
     try:
         sinks = _build_sinks(cfg)
+    except TellerWatchError as exc:
+        fail(str(exc))
+        return
+    try:
         report = _progress_run(
             cfg,
             data_dir=data_dir(),
@@ -131,9 +135,10 @@ def run_cmd(
         fail(str(exc))
         return
     finally:
-        pass
-    for sink in sinks:
-        sink.close()
+        for sink in sinks:
+            if not sink.flush(10.0):
+                err.print(f"{type(sink).__name__}: undelivered events stay queued for the next run", markup=False)
+            sink.close()
     failed = [r for r in report.cameras.values() if r.error]
     for r in report.cameras.values():
         line = f"{r.camera}: {r.frames} frames analysed ({r.detections_run} detector runs), {len(r.gaps)} gap(s)"
