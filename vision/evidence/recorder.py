@@ -1,0 +1,720 @@
+"""Per-camera evidence: a snapshot and raw + annotated clips for every violation.
+
+The analysis thread only hands frames over (``add_frame`` appends to a short queue and returns);
+one background thread per camera JPEG-compresses them into the ring buffer and encodes clips.
+That thread interleaves the two, taking in every queued frame between two encoded clip frames, so
+catching up on a 35 s pre-roll never lets the queue overflow. A clip is encoded ``hold_s`` behind
+the newest frame: a rule reports a violation's end ``clear_s`` after it cleared, and by then no
+frame past ``ended_at + post_s`` may be in the clip yet.
+
+Nothing here raises into the pipeline: a failed snapshot or clip is logged and written into the
+violation's ``details["evidence_error"]``, and the violation itself is always handed back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from vision.config import CameraConfig
+from vision.events import ChangeKind, Violation, ViolationChange, iso_ms
+from vision.evidence.mp4 import ClipStats, ClipWriter
+from vision.evidence.overlay import Overlay, Renderer
+from vision.evidence.retention import apply_retention
+from vision.evidence.ring import BufferedFrame, FrameRing, encode_jpeg, prepare_image
+from vision.frames import Frame
+
+log = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 600.0
+# what a failing disk, a full disk or a codec can raise while writing evidence
+_WRITE_ERRORS = (OSError, av.FFmpegError, cv2.error, ValueError, RuntimeError)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePaths:
+    """Where a violation's evidence lives, relative to the data dir (as the record carries it)."""
+
+    snapshot: str
+    clip: str
+    clip_annotated: str
+
+    @classmethod
+    def for_violation(cls, camera_id: str, violation_id: str) -> EvidencePaths:
+        base = f"evidence/{camera_id}/{violation_id}"
+        return cls(f"{base}.jpg", f"{base}.mp4", f"{base}.annotated.mp4")
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """Counters for the benchmark and /metrics: what the recorder did and what it dropped."""
+
+    frames_in: int = 0
+    frames_dropped: int = 0  # queue full: the worker fell behind (oldest dropped)
+    frames_buffered: int = 0
+    clips_written: int = 0
+    snapshots_written: int = 0
+    errors: int = 0
+    ring_frames: int = 0
+    ring_bytes: int = 0
+    jpeg_ms: float = 0.0
+    encode_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class _FrameItem:
+    frame: Frame
+    overlay: Overlay
+
+
+@dataclass(slots=True)
+class _ChangeItem:
+    kind: ChangeKind
+    violation: Violation
+    worst_at: datetime | None
+
+
+@dataclass(slots=True)
+class _CloseItem:
+    pass
+
+
+_Item = _FrameItem | _ChangeItem | _CloseItem
+
+
+@dataclass
+class _Job:
+    """One violation's evidence in progress; touched by the worker thread only."""
+
+    violation: Violation
+    paths: EvidencePaths
+    clip_from: datetime  # started_at - pre_s
+    grace_s: float
+    raw: ClipWriter
+    annotated: ClipWriter
+    pending: deque[BufferedFrame] = field(default_factory=deque)
+    end_limit: datetime | None = None  # last frame time for ended_at + post_s, once the end is known
+    ended: bool = False
+    clip_done: bool = False
+    truncated: bool = False
+    stats: ClipStats | None = None
+    dropped_at_start: int = 0
+    overflow: int = 0
+    errors: list[str] = field(default_factory=list)
+    clip_failed: bool = False
+    snap_target: datetime | None = None
+    snap_best: BufferedFrame | None = None
+    snap_dirty: bool = False
+    snap_written: BufferedFrame | None = None
+    snap_failed: bool = False
+    pre_note: str | None = None
+    plain: bool = False  # drawing failed once: stop trying
+    overlay_error: str | None = None
+
+
+class EvidenceRecorder:
+    """Snapshot and clips for one camera's violations; see the module docstring for the threads.
+
+    Frame images handed to ``add_frame`` are read later by the worker: the caller must not write
+    into them afterwards (sources hand out a fresh array per frame).
+
+    When the worker falls behind, a live camera's oldest queued frame is dropped (counted in
+    ``stats()`` and the clip's ``details["clip_dropped_frames"]``): detection must not wait for
+    evidence. A file source has no real time to keep, and replays faster than real time, so there
+    ``add_frame`` waits up to ``backpressure_s`` (default 2 s; 0 for live cameras) for room instead.
+    ``protected`` names further violation ids that periodic retention must keep (e.g. under review).
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        data_dir: Path,
+        *,
+        enabled: bool = True,
+        site: str | None = None,
+        protected: Callable[[], Collection[str]] | None = None,
+        backpressure_s: float | None = None,
+    ) -> None:
+        self.camera = camera
+        self.cfg = camera.evidence
+        self.data_dir = Path(data_dir)
+        self.dir = self.data_dir / "evidence" / camera.id
+        self.enabled = enabled
+        self.site = site
+        self._protected = protected
+        fps = camera.analysis_fps
+        self.frame_interval_s = 1.0 / fps
+        max_grace = max((r.grace_s for r in camera.rules), default=0.0)
+        max_clear = max((r.clear_s for r in camera.rules), default=3.0)
+        # encode this far behind the newest frame: an end is reported clear_s after it happened
+        self.hold_s = max_clear + 1.0 + self.frame_interval_s
+        wanted = self.cfg.pre_s + max(max_grace, self.hold_s) + 1.0
+        self.span_s = max(min(wanted, self.cfg.buffer_max_s), self.hold_s + 1.0)
+        self.ring = FrameRing(self.span_s, FrameRing.frames_for(self.span_s, fps))
+        self.max_queued_frames = max(3, math.ceil(fps / 2))
+        if backpressure_s is None:
+            backpressure_s = 0.0 if camera.is_live else 2.0
+        if backpressure_s < 0:
+            raise ValueError(f"backpressure_s must be >= 0; got {backpressure_s}")
+        self.backpressure_s = backpressure_s
+        self.max_job_backlog = 2 * self.ring.max_frames
+
+        self._cond = threading.Condition()
+        self._inbox: deque[_Item] = deque()
+        self._queued_frames = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._finished: list[Violation] = []
+        self._notes: dict[str, dict[str, Any]] = {}
+        self._missing: dict[str, set[str]] = {}
+        self._open_ids: set[str] = set()
+        self._stats = RecorderStats()
+        # worker-only state
+        self._jobs: dict[str, _Job] = {}
+        self._renderers: dict[tuple[int, int], Renderer] = {}
+        self._decoded: dict[int, np.ndarray] = {}
+        self._next_retention = 0.0
+        self._closing = False
+        self._done: set[str] = set()
+        self._done_order: deque[str] = deque()
+
+    # ------------------------------------------------------------------ the pipeline's side
+
+    def add_frame(self, frame: Frame, overlay: Overlay | None = None) -> None:
+        """Queue a frame for the ring buffer: O(1); waits only for a file source (see the class)."""
+        if not self.enabled:
+            return
+        with self._cond:
+            if self._closed:
+                return
+            self._stats.frames_in += 1
+            if self._queued_frames >= self.max_queued_frames and self.backpressure_s > 0:
+                self._ensure_thread()
+                self._cond.wait_for(lambda: self._queued_frames < self.max_queued_frames or self._closed,
+                                    timeout=self.backpressure_s)
+                if self._closed:
+                    return
+            if self._queued_frames >= self.max_queued_frames:
+                for i, item in enumerate(self._inbox):
+                    if isinstance(item, _FrameItem):
+                        del self._inbox[i]
+                        self._queued_frames -= 1
+                        self._stats.frames_dropped += 1
+                        break
+            self._inbox.append(_FrameItem(frame, overlay if overlay is not None else Overlay()))
+            self._queued_frames += 1
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def on_change(self, change: ViolationChange) -> Violation:
+        """The violation with its evidence paths filled in; the files appear once written."""
+        v = change.violation
+        if not self.enabled:
+            return v
+        paths = EvidencePaths.for_violation(self.camera.id, v.id)
+        with self._cond:
+            details = {**v.details, "clip_annotated": paths.clip_annotated, **self._notes.get(v.id, {})}
+            missing = self._missing.get(v.id, set())
+            out = v.model_copy(update={
+                "snapshot": None if "snapshot" in missing else paths.snapshot,
+                "clip": None if "clip" in missing else paths.clip,
+                "details": details,
+            })
+            if self._closed:
+                log.warning("evidence recorder for %s is closed; violation %s gets no new evidence",
+                            self.camera.id, v.id)
+                return out
+            self._inbox.append(_ChangeItem(change.kind, out, change.worst_at))
+            self._open_ids.add(v.id)
+            self._ensure_thread()
+            self._cond.notify_all()
+        return out
+
+    def finished(self) -> list[Violation]:
+        """Violations whose evidence was completed (or given up) since the last call."""
+        with self._cond:
+            done, self._finished = self._finished, []
+        return done
+
+    def close(self, timeout: float | None = None) -> None:
+        """End of stream: finish every clip with the post-roll there is, and wait for the encoder."""
+        with self._cond:
+            if self._closed:
+                thread = self._thread
+            else:
+                self._closed = True
+                thread = self._thread
+                if thread is not None:
+                    self._inbox.append(_CloseItem())
+                    self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("evidence for camera %s still encoding after %.1f s",
+                            self.camera.id, timeout or 0)
+
+    def open_ids(self) -> set[str]:
+        """Violations whose evidence is in progress: retention elsewhere must not delete them."""
+        with self._cond:
+            return set(self._open_ids)
+
+    def stats(self) -> RecorderStats:
+        with self._cond:
+            return dataclasses.replace(self._stats)
+
+    def __enter__(self) -> EvidenceRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"evidence-{self.camera.id}", daemon=True)
+            self._thread.start()
+
+    # ------------------------------------------------------------------ the worker
+
+    def _run(self) -> None:
+        while True:
+            item: _Item | None = None
+            with self._cond:
+                while not self._inbox and not self._has_encode_work():
+                    self._cond.wait(timeout=self._retention_wait())
+                    if not self._inbox:
+                        break
+                if self._inbox:
+                    item = self._inbox.popleft()
+                    if isinstance(item, _FrameItem):
+                        self._queued_frames -= 1
+                        self._cond.notify_all()  # a file source may be waiting for room
+            if item is not None:
+                # take in everything queued before encoding the next clip frame
+                self._guarded(self._handle, item)
+                if self._closing:
+                    self._guarded(self._finish_all)
+                    self._abandon_all()
+                    return
+                continue
+            self._guarded(self._encode_step)
+            self._maybe_retention()
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        """Last resort: an evidence bug must cost at most that evidence, never the worker thread."""
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            log.exception("evidence worker for camera %s: %s", self.camera.id, exc)
+            with self._cond:
+                self._stats.errors += 1
+
+    def _handle(self, item: _Item) -> None:
+        if isinstance(item, _FrameItem):
+            self._ingest(item.frame, item.overlay)
+        elif isinstance(item, _ChangeItem):
+            self._change(item)
+        else:
+            self._closing = True
+
+    def _ingest(self, frame: Frame, overlay: Overlay) -> None:
+        t0 = time.perf_counter()
+        newest = self.ring.newest
+        if newest is not None and frame.ts < newest.ts - timedelta(seconds=1):
+            log.warning("camera %s: time went back from %s to %s; finishing open clips",
+                        self.camera.id, iso_ms(newest.ts), iso_ms(frame.ts))
+            self._finish_all()
+            self.ring = FrameRing(self.span_s, self.ring.max_frames)
+        try:
+            image, scale = prepare_image(frame.image, self.cfg.buffer_max_width)
+            jpeg = encode_jpeg(image, self.cfg.jpeg_quality)
+        except (ValueError, cv2.error) as exc:
+            log.warning("camera %s frame %d not buffered: %s", self.camera.id, frame.index, exc)
+            return
+        h, w = image.shape[:2]
+        bf = self.ring.append(frame.index, frame.ts, jpeg, w, h, scale, overlay.scaled(scale))
+        for job in self._jobs.values():
+            if job.clip_done or (job.end_limit is not None and bf.ts > job.end_limit):
+                pass
+            else:
+                job.pending.append(bf)
+                if len(job.pending) > self.max_job_backlog:
+                    job.pending.popleft()
+                    job.overflow += 1
+            self._consider_snapshot(job, bf)
+        with self._cond:
+            self._stats.frames_buffered += 1
+            self._stats.ring_frames = len(self.ring)
+            self._stats.ring_bytes = self.ring.nbytes
+            self._stats.jpeg_ms += (time.perf_counter() - t0) * 1000
+        self._settle_jobs()
+
+    def _change(self, item: _ChangeItem) -> None:
+        v = item.violation
+        if v.id in self._done:
+            with self._cond:
+                self._open_ids.discard(v.id)
+            return  # a late change of a violation whose evidence is complete: keep those files
+        job = self._jobs.get(v.id)
+        if job is None:
+            job = self._start_job(v)
+        job.violation = v
+        if item.kind == ChangeKind.ended:
+            job.ended = True
+            end = v.ended_at or (self.ring.newest.ts if self.ring.newest else v.started_at)
+            # a frame stands for the interval after it: the clip ends within half a frame of end + post
+            job.end_limit = end + timedelta(seconds=self.cfg.post_s - self.frame_interval_s / 2)
+            while job.pending and job.pending[-1].ts > job.end_limit:
+                job.pending.pop()
+        target = item.worst_at
+        if target is None and job.snap_target is None:
+            target = v.started_at + timedelta(seconds=job.grace_s)
+        if target is not None and target != job.snap_target:
+            self._retarget_snapshot(job, target)
+        self._settle_jobs()
+
+    def _open_ids_snapshot(self) -> set[str]:
+        with self._cond:
+            return set(self._open_ids)
+
+    def _start_job(self, v: Violation) -> _Job:
+        paths = EvidencePaths.for_violation(self.camera.id, v.id)
+        grace = next((r.grace_s for r in self.camera.rules if r.type == v.rule and r.zone == v.zone), 0.0)
+        clip_from = v.started_at - timedelta(seconds=self.cfg.pre_s)
+        meta = {"violation": v.id, "camera": self.camera.id, "rule": v.rule, "zone": v.zone,
+                "started_at": iso_ms(v.started_at), "pre_s": self.cfg.pre_s, "post_s": self.cfg.post_s,
+                "title": f"{self.camera.id} {v.rule} {v.zone} {v.id}"}
+        if self.site:
+            meta["site"] = self.site
+        fps, preset, crf = self.camera.analysis_fps, self.cfg.clip_preset, self.cfg.clip_crf
+        job = _Job(
+            violation=v, paths=paths, clip_from=clip_from, grace_s=grace,
+            raw=ClipWriter(self.data_dir / paths.clip, fps=fps, preset=preset, crf=crf,
+                           metadata={**meta, "annotated": False}),
+            annotated=ClipWriter(self.data_dir / paths.clip_annotated, fps=fps, preset=preset, crf=crf,
+                                 metadata={**meta, "annotated": True}),
+        )
+        with self._cond:
+            job.dropped_at_start = self._stats.frames_dropped
+        start = self.ring.closest(clip_from)
+        if start is not None:
+            job.pending.extend(self.ring.after(start.seq - 1))
+            if start.ts > clip_from + timedelta(seconds=self.frame_interval_s):
+                job.pre_note = (f"pre-roll short: the buffer reached back to {iso_ms(start.ts)}, "
+                                f"not {iso_ms(clip_from)}")
+        self._jobs[v.id] = job
+        return job
+
+    # ------------------------------------------------------------------ snapshot
+
+    def _retarget_snapshot(self, job: _Job, target: datetime) -> None:
+        oldest = self.ring.oldest
+        if job.snap_written is not None and oldest is not None and target < oldest.ts:
+            return  # that moment has left the buffer; the snapshot already written stays
+        job.snap_target = target
+        job.snap_best = self.ring.closest(target)
+        job.snap_dirty = job.snap_best is not None and job.snap_best is not job.snap_written
+
+    def _consider_snapshot(self, job: _Job, bf: BufferedFrame) -> None:
+        if job.snap_target is None:
+            return
+        best = job.snap_best
+        if best is None or abs((bf.ts - job.snap_target).total_seconds()) < abs(
+            (best.ts - job.snap_target).total_seconds()
+        ):
+            job.snap_best = bf
+            job.snap_dirty = True
+
+    def _maybe_write_snapshot(self, job: _Job, final: bool) -> None:
+        newest = self.ring.newest
+        if not job.snap_dirty or job.snap_best is None or job.snap_target is None:
+            return
+        if not final and (newest is None or newest.ts < job.snap_target):
+            return  # a closer frame may still come
+        bf = job.snap_best
+        path = self.data_dir / job.paths.snapshot
+        part = path.with_name(path.name + ".part")
+        try:
+            image = self._render(bf, job, self._decode(bf))
+            data = encode_jpeg(image, max(self.cfg.jpeg_quality, 85))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(data)
+            part.replace(path)
+        except _WRITE_ERRORS as exc:
+            self._fail(job, "snapshot", exc)
+            try:
+                part.unlink(missing_ok=True)
+            except OSError:
+                pass
+            job.snap_dirty = False
+            return
+        job.snap_written, job.snap_dirty, job.snap_failed = bf, False, False
+        with self._cond:
+            self._stats.snapshots_written += 1
+            self._missing.get(job.violation.id, set()).discard("snapshot")
+
+    # ------------------------------------------------------------------ clips
+
+    def _horizon(self, job: _Job) -> datetime | None:
+        newest = self.ring.newest
+        if newest is None:
+            return None
+        if self._closing:
+            return job.end_limit or newest.ts
+        if job.end_limit is not None and newest.ts >= job.end_limit:
+            return job.end_limit
+        horizon = newest.ts - timedelta(seconds=self.hold_s)
+        return min(horizon, job.end_limit) if job.end_limit is not None else horizon
+
+    def _has_encode_work(self) -> bool:
+        for job in self._jobs.values():
+            if job.clip_done or not job.pending:
+                continue
+            horizon = self._horizon(job)
+            if horizon is not None and job.pending[0].ts <= horizon:
+                return True
+        return False
+
+    def _encode_step(self) -> None:
+        """Encode one frame of each job that has one due, then return to take in new frames."""
+        for job in list(self._jobs.values()):
+            if job.clip_done or not job.pending:
+                continue
+            horizon = self._horizon(job)
+            if horizon is None or job.pending[0].ts > horizon:
+                continue
+            bf = job.pending.popleft()
+            t0 = time.perf_counter()
+            self._encode_frame(job, bf)
+            with self._cond:
+                self._stats.encode_ms += (time.perf_counter() - t0) * 1000
+        self._settle_jobs()
+
+    def _encode_frame(self, job: _Job, bf: BufferedFrame) -> None:
+        first = job.raw.first_ts
+        half = self.frame_interval_s / 2
+        if first is not None and (bf.ts - first).total_seconds() + half > self.cfg.max_clip_s:
+            job.truncated = True
+            job.pending.clear()
+            self._close_clip(job)
+            return
+        try:
+            image = self._decode(bf)
+            job.raw.write(image, bf.ts)
+            job.annotated.write(self._render(bf, job, image), bf.ts)
+        except _WRITE_ERRORS as exc:
+            self._fail(job, "clip", exc)
+            job.raw.abort()
+            job.annotated.abort()
+            job.clip_done, job.clip_failed = True, True
+            job.pending.clear()
+
+    def _close_clip(self, job: _Job) -> None:
+        if job.clip_done:
+            return
+        job.clip_done = True
+        try:
+            job.stats = job.raw.close()
+            job.annotated.close()
+        except _WRITE_ERRORS as exc:
+            self._fail(job, "clip", exc)
+            job.raw.abort()
+            job.annotated.abort()
+            job.clip_failed = True
+            return
+        if job.stats is None:
+            job.clip_failed = True
+            job.errors.append("no frames were buffered for the clip")
+        else:
+            with self._cond:
+                self._stats.clips_written += 1
+
+    def _settle_jobs(self) -> None:
+        """Write due snapshots, close clips whose post-roll is in, hand completed violations back."""
+        newest = self.ring.newest
+        for vid, job in list(self._jobs.items()):
+            self._maybe_write_snapshot(job, final=self._closing)
+            if not job.clip_done and job.end_limit is not None and newest is not None:
+                horizon = self._horizon(job)
+                caught_up = not job.pending or (horizon is not None and job.pending[0].ts > horizon)
+                if newest.ts >= job.end_limit and caught_up:
+                    job.pending.clear()
+                    self._close_clip(job)
+            if job.clip_done and (job.ended or self._closing) and not job.snap_dirty:
+                self._complete(vid, job)
+
+    def _finish_all(self) -> None:
+        """End of stream (or a time jump): encode what is pending, close every clip and snapshot."""
+        closing = self._closing
+        self._closing = True
+        try:
+            for job in list(self._jobs.values()):
+                while job.pending and not job.clip_done:
+                    bf = job.pending.popleft()
+                    if job.end_limit is not None and bf.ts > job.end_limit:
+                        continue
+                    self._encode_frame(job, bf)
+                self._close_clip(job)
+                self._maybe_write_snapshot(job, final=True)
+            self._settle_jobs()
+        finally:
+            self._closing = closing
+
+    def _abandon_all(self) -> None:
+        """Hand back any violation a failure left unfinished: its record matters more than its files."""
+        for vid, job in list(self._jobs.items()):
+            job.raw.abort()
+            job.annotated.abort()
+            if not job.clip_done:
+                job.clip_done, job.clip_failed = True, True
+                job.errors.append("clip: not finished (internal error, see the log)")
+            job.snap_dirty = False
+            try:
+                self._complete(vid, job)
+            except Exception as exc:  # noqa: BLE001 - last resort, see _guarded
+                log.exception("evidence for violation %s abandoned: %s", vid, exc)
+                with self._cond:
+                    self._finished.append(job.violation.model_copy(update={
+                        "snapshot": None, "clip": None,
+                        "details": {**job.violation.details, "evidence_error": f"internal error: {exc}"}}))
+                    self._open_ids.discard(vid)
+
+    def _complete(self, vid: str, job: _Job) -> None:
+        del self._jobs[vid]
+        self._done.add(vid)
+        self._done_order.append(vid)
+        if len(self._done_order) > 10_000:
+            self._done.discard(self._done_order.popleft())
+        v = job.violation
+        details = dict(v.details)
+        details.pop("evidence_error", None)  # a stale copy from on_change; job.errors is the truth
+        details["clip_annotated"] = job.paths.clip_annotated
+        # trust the disk over the bookkeeping: a record must never point at a file that is not there
+        if not job.clip_failed and not (job.stats is not None and (self.data_dir / job.paths.clip).is_file()):
+            job.clip_failed = True
+            job.errors.append("clip: not written")
+        if not job.snap_failed and job.snap_written is not None and not (
+            self.data_dir / job.paths.snapshot
+        ).is_file():
+            job.snap_failed = True
+            job.errors.append("snapshot: not written")
+        st = job.stats
+        if st is not None and not job.clip_failed:
+            details["clip_first_frame_at"] = iso_ms(st.first_ts)
+            details["clip_duration_s"] = round(st.duration_s, 3)
+            details["clip_frames"] = st.frames
+            details["clip_pre_s"] = round((v.started_at - st.first_ts).total_seconds(), 3)
+            if v.ended_at is not None and not job.truncated:
+                end = st.last_ts + timedelta(seconds=self.frame_interval_s)
+                details["clip_post_s"] = round((end - v.ended_at).total_seconds(), 3)
+        if job.truncated:
+            details["clip_truncated"] = True
+            details["clip_note"] = (f"violation longer than max_clip_s={self.cfg.max_clip_s:g} s: "
+                                    f"the clip keeps its first {self.cfg.max_clip_s:g} s")
+        elif job.pre_note:
+            details["clip_note"] = job.pre_note
+        with self._cond:
+            dropped = self._stats.frames_dropped - job.dropped_at_start + job.overflow
+        if dropped:
+            details["clip_dropped_frames"] = dropped
+        if job.snap_written is not None and not job.snap_failed:
+            details["snapshot_at"] = iso_ms(job.snap_written.ts)
+        elif not job.snap_failed:
+            job.snap_failed = True
+            job.errors.append("snapshot: no frame was buffered")
+        if job.errors:
+            details["evidence_error"] = "; ".join(job.errors)
+        if job.clip_failed or not (self.data_dir / job.paths.clip_annotated).is_file():
+            details.pop("clip_annotated", None)
+        if job.overlay_error:
+            details["overlay_error"] = job.overlay_error
+        final = v.model_copy(update={
+            "snapshot": None if job.snap_failed else job.paths.snapshot,
+            "clip": None if job.clip_failed else job.paths.clip,
+            "details": details,
+        })
+        with self._cond:
+            self._finished.append(final)
+            self._open_ids.discard(vid)
+            self._notes.pop(vid, None)
+            self._missing.pop(vid, None)
+
+    def _fail(self, job: _Job, what: str, exc: BaseException) -> None:
+        msg = f"{what}: {exc}"
+        log.error("camera %s violation %s: %s evidence not written: %s", self.camera.id,
+                  job.violation.id, what, exc)
+        job.errors.append(msg)
+        if what == "snapshot":
+            job.snap_failed = True
+        with self._cond:
+            self._stats.errors += 1
+            self._notes.setdefault(job.violation.id, {})["evidence_error"] = "; ".join(job.errors)
+            self._missing.setdefault(job.violation.id, set()).add(what)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _decode(self, bf: BufferedFrame) -> np.ndarray:
+        image = self._decoded.get(bf.seq)
+        if image is None:
+            image = bf.decode()
+            if len(self._decoded) >= 4:
+                self._decoded.pop(next(iter(self._decoded)))
+            self._decoded[bf.seq] = image
+        return image
+
+    def _render(self, bf: BufferedFrame, job: _Job, image: np.ndarray) -> np.ndarray:
+        key = (image.shape[1], image.shape[0])
+        renderer = self._renderers.get(key)
+        if renderer is None:
+            renderer = self._renderers[key] = Renderer(*key)
+        v = job.violation
+        what = f"{v.rule} @ {v.zone}"
+        if job.plain:
+            return image
+        if bf.ts < v.started_at:
+            line = f"{what}: begins in {(v.started_at - bf.ts).total_seconds():.1f} s"
+        elif v.ended_at is not None and bf.ts > v.ended_at:
+            line = f"{what}: cleared {(bf.ts - v.ended_at).total_seconds():.1f} s ago"
+        else:
+            line = f"VIOLATION {what}: {(bf.ts - v.started_at).total_seconds():.1f} s"
+        try:
+            return renderer.draw(image, bf.overlay, banner=[line], ts=bf.ts)
+        except (ValueError, TypeError, IndexError, KeyError, cv2.error) as exc:
+            # a malformed overlay must not cost the clip: the annotated one goes on unannotated
+            log.warning("camera %s violation %s: overlay not drawn, annotated clip continues plain: %s",
+                        self.camera.id, v.id, exc)
+            job.plain = True
+            job.overlay_error = str(exc)
+            return image
+
+    # ------------------------------------------------------------------ retention
+
+    def _retention_wait(self) -> float | None:
+        if self.cfg.retention_days is None and self.cfg.retention_max_mb is None:
+            return None
+        return max(0.05, self._next_retention - time.monotonic())
+
+    def _maybe_retention(self) -> None:
+        if self.cfg.retention_days is None and self.cfg.retention_max_mb is None:
+            return
+        now = time.monotonic()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + RETENTION_EVERY_S
+        protected = set(self._jobs) | self._open_ids_snapshot()
+        if self._protected is not None:
+            protected |= set(self._protected())
+        max_bytes = None if self.cfg.retention_max_mb is None else int(self.cfg.retention_max_mb * 1e6)
+        apply_retention(self.dir, self.cfg.retention_days, max_bytes, protected)
