@@ -260,6 +260,21 @@ def serve(
         fail(str(exc))
 
 
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    exit_when_done: Annotated[bool, typer.Option("--exit", help="stop once the scenes are processed")] = False,
+) -> None:
+    """Offline demo: run the sample scenes, serve the pages (login demo / demo)."""
+    from vision.demo import demo as run_demo
+
+    try:
+        run_demo(host, port, serve_forever=not exit_when_done, say=lambda s: out.print(s, markup=False))
+    except (TellerWatchError, ValueError) as exc:
+        fail(str(exc))
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(show_default=False)],
