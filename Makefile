@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ./data
 
-.PHONY: setup demo test lint typecheck pytest clean
+.PHONY: setup demo test lint typecheck pytest screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ pytest: setup
 	$(BIN)/python -m pytest -q -rs
 
 test: lint typecheck pytest
+
+screenshots: setup
+	TELLERWATCH_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m e2e tests/web
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from api.routers import auth, cameras, events, health, live, summaries, users, v
 from api.schemas import LoginRequest, ViolationIn
 from api.security import Passwords
 from api.settings import Settings
+from api.web import pages as web
 from vision.config import AppConfig
 
 API_PREFIX = "/api/v1"
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
     app.state.zone_live = {}
+    app.state.zone_applied = {}
 
     def count_too_large(path: str) -> None:
         if path == f"{API_PREFIX}/events":
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     for module in (events, violations, summaries, auth, cameras, live, users):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(cameras.metrics_router, prefix=API_PREFIX)
+    web.install(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -24,6 +24,12 @@ class ApiMetrics:
         self.camera_up = Gauge(
             "tellerwatch_camera_up", "1 while the camera delivers frames", ["site", "camera"], registry=r
         )
+        self.camera_status = Gauge(
+            "tellerwatch_camera_status",
+            "1 for the camera's reported status (up, reconnecting, down), 0 for the other two",
+            ["site", "camera", "status"],
+            registry=r,
+        )
         self.camera_frames = Counter(
             "tellerwatch_camera_frames", "frames read", ["site", "camera"], registry=r
         )

@@ -240,6 +240,9 @@ class ZonesPublic(BaseModel):
     live: dict[str, ZoneCounts] = Field(
         default_factory=dict, description="latest per-zone counts a pipeline reported"
     )
+    applied_version: int | None = Field(
+        None, description="the zones version the camera's pipeline last reported running"
+    )
 
     @field_serializer("updated_at")
     def _iso(self, v: datetime | None) -> str | None:
@@ -277,6 +280,9 @@ class PipelineMetricsIn(BaseModel):
         default_factory=dict, description="stage name -> latency samples in seconds (at most 1000 each)"
     )
     zones: dict[str, ZoneCounts] = Field(default_factory=dict, description="zone name -> current counts")
+    zones_version: int | None = Field(
+        None, ge=0, description="the zones version (from GET /cameras/{id}/zones) this pipeline runs"
+    )
 
     @field_validator("stages")
     @classmethod

@@ -12,7 +12,7 @@ import time
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from vision.config import ID_PATTERN
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 metrics_router = APIRouter(prefix="/metrics", tags=["metrics"])
+CAMERA_STATES = ("up", "reconnecting", "down")
 
 CameraId = Annotated[str, Path(pattern=ID_PATTERN, description="camera id from the config")]
 SiteQuery = Annotated[
@@ -72,8 +73,23 @@ def find_camera(session: Session, camera_id: str, site: str | None, user: AuthUs
     return rows[0]
 
 
+def zones_etag(cam: Camera) -> str:
+    """Names the zones version (weak: the ``live`` counts in the same body are not part of it)."""
+    stamp = int(cam.zones_updated_at.timestamp() * 1000) if cam.zones_updated_at else 0
+    return f'W/"zones-{cam.zones_version}-{stamp}"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    opaque = etag.removeprefix("W/")
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or opaque in tags
+
+
 def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
     live: dict[tuple[str, str], dict[str, ZoneCounts]] = request.app.state.zone_live
+    applied: dict[tuple[str, str], int] = request.app.state.zone_applied
     return ZonesPublic(
         site=cam.site,
         camera=cam.camera_id,
@@ -82,6 +98,7 @@ def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
         updated_at=cam.zones_updated_at,
         updated_by=cam.zones_updated_by,
         live=live.get((cam.site, cam.camera_id), {}),
+        applied_version=applied.get((cam.site, cam.camera_id)),
     )
 
 
@@ -107,30 +124,57 @@ def list_cameras(session: SessionDep, user: Reader, site: SiteQuery = None) -> l
 @router.get(
     "/{camera_id}/zones",
     response_model=ZonesPublic,
-    summary="Zones of a camera; pipelines poll this (with their API key) and compare 'version'",
+    responses={304: {"description": "If-None-Match names the current zones version: nothing changed"}},
+    summary="Zones of a camera; pipelines poll this (with their API key and If-None-Match)",
 )
 def get_zones(
-    camera_id: CameraId, request: Request, session: SessionDep, who: ZoneReader, site: SiteQuery = None
-) -> ZonesPublic:
+    camera_id: CameraId,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    who: ZoneReader,
+    site: SiteQuery = None,
+    if_none_match: Annotated[str | None, Header(alias="if-none-match")] = None,
+) -> ZonesPublic | Response:
+    """A pipeline polls with the ETag of its last answer and gets 304 until an editor saves, so
+    zones change without a restart. Never cached by browsers: the body carries live counts."""
     user = who if isinstance(who, AuthUser) else None
-    return _zones_public(request, find_camera(session, camera_id, site, user))
+    cam = find_camera(session, camera_id, site, user)
+    etag = zones_etag(cam)
+    headers = {"ETag": etag, "Cache-Control": "no-store"}
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
+    return _zones_public(request, cam)
 
 
 @router.put(
     "/{camera_id}/zones",
     response_model=ZonesPublic,
+    responses={412: {"description": "If-Match names an older version: someone else saved meanwhile"}},
     summary="Replace a camera's zones (validated like the config file)",
 )
 def put_zones(
     camera_id: CameraId,
     body: ZonesUpdate,
     request: Request,
+    response: Response,
     session: SessionDep,
     user: ZoneEditor,
     site: SiteQuery = None,
+    if_match: Annotated[str | None, Header(alias="if-match")] = None,
 ) -> ZonesPublic:
+    """With ``If-Match`` (the ETag the editor loaded) a save over someone else's newer one is
+    refused rather than silently overwriting it."""
     try:
         cam = find_camera(session, camera_id, site, user)
+        if if_match is not None and not _etag_matches(if_match, zones_etag(cam)):
+            raise HTTPException(
+                status.HTTP_412_PRECONDITION_FAILED,
+                f"zones of {camera_id} changed since you loaded them (now version {cam.zones_version}"
+                + (f", saved by {cam.zones_updated_by}" if cam.zones_updated_by else "")
+                + "); reload and apply your change again",
+            )
     except HTTPException as exc:
         if exc.status_code != status.HTTP_404_NOT_FOUND:
             raise
@@ -145,6 +189,7 @@ def put_zones(
     cam.zones_updated_at = utcnow()
     cam.zones_updated_by = user.username
     session.commit()
+    response.headers["ETag"] = zones_etag(cam)
     return _zones_public(request, cam)
 
 
@@ -223,6 +268,8 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: Pipeline
     else:
         m.camera_fps.labels(*labels).set(body.analysed / body.interval_s)
     m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
+    for state in CAMERA_STATES:
+        m.camera_status.labels(*labels, state).set(1 if body.status == state else 0)
     m.camera_frames.labels(*labels).inc(body.frames)
     m.camera_analysed.labels(*labels).inc(body.analysed)
     m.camera_dropped.labels(*labels).inc(body.dropped)
@@ -236,4 +283,6 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: Pipeline
             for kind in ("persons", "staff", "items"):
                 m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
         request.app.state.zone_live[labels] = dict(body.zones)
+    if body.zones_version is not None:
+        request.app.state.zone_applied[labels] = body.zones_version
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -181,6 +181,33 @@ def get_clip(
 
 
 @router.get(
+    "/{violation_id}/clip/annotated",
+    response_class=Response,
+    responses=RANGE_RESPONSES,
+    summary="The annotated MP4 clip (boxes, zones, rule state drawn in); honours HTTP Range",
+)
+def get_annotated_clip(
+    violation_id: ViolationId,
+    session: SessionDep,
+    user: Reader,
+    settings: SettingsDep,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    """Served from ``details.clip_annotated`` where that file is in the evidence folder (a pipeline
+    sharing the API's data dir); a pushed record whose annotated clip stayed on the branch box
+    answers 404, and the pages fall back to the raw clip."""
+    row = visible(session, user, violation_id)
+    relative = (row.details or {}).get("clip_annotated")
+    path = evidence.resolve(settings.evidence_path, relative if isinstance(relative, str) else None)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
+    with path.open("rb") as f:
+        if not evidence.looks_like("clip", f.read(16)):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
+    return evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4")
+
+
+@router.get(
     "/{violation_id}/snapshot",
     response_class=Response,
     responses=RANGE_RESPONSES,
