@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneKind
+from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneConfig, ZoneKind
 from vision.detectors.base import Detector
 from vision.events import ChangeKind, Violation, ViolationChange
 from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
@@ -113,6 +113,15 @@ class CameraPipeline:
                         self.camera.zone(rule.zone), rule, frame_size=(frame.width, frame.height)
                     )
         return self._zones
+
+    def apply_zones(self, zones: list[ZoneConfig]) -> None:
+        """Swap in zones edited in the web page; rules keep their state (names are unchanged)."""
+        self.camera = self.camera.model_copy(update={"zones": zones})
+        self._zones = None  # rebuilt, with the counter watchers, on the next frame
+        self.staff = build_staff_identifier(self.camera.staff, self.camera.zones)
+        if self.motion is not None:
+            self.motion = MotionGate(self.camera.motion, self.camera.zones)
+        self.evidence.camera = self.camera
 
     def process(self, frame: Frame) -> FrameResult:
         times = self.times
