@@ -8,7 +8,7 @@ one (closest first). Precision, recall and the timing errors of the matches are 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -65,7 +65,7 @@ class Score:
             "mean_start_error_s": round(self.mean_start_error_s, 3),
             "mean_end_error_s": round(self.mean_end_error_s, 3),
             "max_timing_error_s": round(self.max_timing_error_s, 3),
-            "false_positive_details": [f.__dict__ for f in self.unmatched_found],
+            "false_positive_details": [asdict(f) for f in self.unmatched_found],
             "missed": [t.model_dump() for t in self.unmatched_truth],
         }
 

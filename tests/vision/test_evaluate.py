@@ -54,3 +54,11 @@ def test_bad_truth_files(tmp_path, content, message) -> None:
     p.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_truth(p)
+
+
+def test_score_json_lists_false_positives_and_misses() -> None:
+    s = score(truth(("dual_teller", 10, 20)), found(("non_staff_in_area", 1, 2)))
+    data = s.to_json_dict()
+    assert data["false_positive_details"][0]["rule"] == "non_staff_in_area"
+    assert data["missed"][0]["rule"] == "dual_teller"
+    json.dumps(data)

@@ -1,0 +1,441 @@
+"""The six scripted scenarios, their configs (DESIGN.md format) and their ground truth.
+
+Ground truth is not typed in by hand: it is derived from the script, frame by frame, with the
+same semantics the pipeline applies (zone anchors by kind, staff by how a person entered, the
+rule's schedule, grace and clear times), so that it cannot drift from the pictures. ``start_s``
+is when a condition began, ``end_s`` when it cleared (DESIGN.md "Violation record").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+import cv2
+import numpy as np
+
+from sample_videos import render as R
+from sample_videos.script import DOOR_CX, Actor, Drawn, Placed, Stage
+
+FPS = 10
+SITE_ID = "chengguan-01"
+TZ = "+08:00"
+DAY = "2026-11-25"  # a Wednesday
+BUSINESS_HOURS = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 0)))  # mon-fri, as in the configs
+CLEAR_S = 3.0  # the config default (RuleBase.clear_s)
+TOLERANCE_S = 3
+
+
+def _nx(px: float) -> float:
+    return round(px / (R.W - 1), 3)
+
+
+def _ny(px: float) -> float:
+    return round(px / (R.H - 1), 3)
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+TELLER_BOTTOM = _ny(R.DESK_BACK_Y)
+M = R.MULLIONS_X
+ZONES: list[tuple[str, str, list[tuple[float, float]]]] = [
+    ("teller_area", "teller_area", _rect(0.0, 0.0, 1.0, TELLER_BOTTOM)),
+    ("seat_1", "teller_area", _rect(_nx(M[0]), 0.0, _nx(M[1]), TELLER_BOTTOM)),
+    ("seat_2", "teller_area", _rect(_nx(M[1]), 0.0, _nx(M[2]), TELLER_BOTTOM)),
+    ("seat_3", "teller_area", _rect(_nx(M[2]), 0.0, 1.0, TELLER_BOTTOM)),
+    ("counter_1", "counter", _rect(_nx(M[0]), _ny(R.DESK_BACK_Y), _nx(M[1]), _ny(R.DESK_FRONT_Y))),
+    ("counter_2", "counter", _rect(_nx(M[1]), _ny(R.DESK_BACK_Y), _nx(M[2]), _ny(R.DESK_FRONT_Y))),
+    ("counter_3", "counter", _rect(_nx(M[2]), _ny(R.DESK_BACK_Y), 1.0, _ny(R.DESK_FRONT_Y))),
+    ("customer_area", "customer_area", _rect(0.0, 0.78, 1.0, 1.0)),
+    ("staff_door", "door", _rect(_nx(R.DOOR_X0 - 5), _ny(R.AISLE_Y - 60), _nx(R.DOOR_X1 + 10), _ny(R.AISLE_Y + 40))),
+]
+ANCHOR = {"teller_area": "center", "counter": "center", "customer_area": "bottom", "door": "bottom"}
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One rule of a scene's config; the ground truth applies the same fields."""
+
+    type: str
+    zone: str
+    grace_s: float
+    when: str
+    min_staff: int | None = None
+    attended_by: str | None = None
+
+    def yaml(self) -> str:
+        extra = ""
+        if self.min_staff is not None:
+            extra += f" min_staff: {self.min_staff},"
+        if self.attended_by is not None:
+            extra += f" attended_by: {self.attended_by},"
+        grace = f"{self.grace_s:g}"
+        return f"- {{type: {self.type}, zone: {self.zone},{extra} grace_s: {grace}, when: {self.when}}}"
+
+
+DUAL_TELLER = RuleSpec("dual_teller", "teller_area", 5.0, "business_hours", min_staff=2)
+UNATTENDED = [RuleSpec("unattended_items", f"counter_{k}", 5.0, "business_hours", attended_by=f"seat_{k}")
+              for k in (1, 2, 3)]
+DAY_RULES = [DUAL_TELLER, *UNATTENDED, RuleSpec("non_staff_in_area", "teller_area", 2.0, "always")]
+# after closing nobody may be in the teller room without a logged two-person entry that a camera
+# cannot verify, so every person there is flagged for review: staff method `nobody` plus this rule
+NIGHT_RULES = [RuleSpec("non_staff_in_area", "teller_area", 2.0, "after_hours"), DUAL_TELLER, *UNATTENDED]
+
+# ----------------------------------------------------------------------------- the cast
+# teller A (window 1) stays seated; teller B (window 2) is the one who walks to the staff door
+TELLER_A = R.Look("collins", (96, 54, 30), shirt=(236, 236, 236))      # navy jacket, white collar
+TELLER_B = R.Look("hopper", None)                                      # navy uniform
+CUSTOMER_GREEN = R.Look("hopper", (60, 132, 40), trousers=(96, 74, 52))
+CUSTOMER_RED = R.Look("hopper", (44, 44, 150), trousers=(120, 100, 80), flip=True)
+CUSTOMER_PLUM = R.Look("collins", (96, 40, 112), shirt=(200, 222, 232), flip=True)
+CUSTOMER_BLUE = R.Look("hopper", (170, 110, 40), trousers=(60, 50, 40), flip=True)
+NIGHT_VISITOR = R.Look("hopper", (60, 60, 64), trousers=(30, 30, 30))
+
+W1, W2, W3 = R.WINDOW_X
+LEFT_EDGE, RIGHT_EDGE = -130.0, R.W + 130.0
+LANE = R.HALL_LANE_Y
+PASSAGE_X = 84.0
+INTRUDER_SPOT_X = 100.0  # where the walk-in customer stops: behind the gate, in the teller room
+GATE_Y = float(R.COUNTER_FOOT_Y)  # feet row at the walk-round gate
+
+
+def _item_y() -> int:
+    return (R.DESK_BACK_Y + R.DESK_FRONT_Y) // 2 + 2
+
+
+def teller(name: str, look: R.Look, window_x: float, seed: int) -> Actor:
+    return Actor(name, look, "staff", t=0.0, x=window_x, y=R.SEAT_FLOOR_Y, sit=1.0, sway_seed=seed)
+
+
+WALK_Y = R.WALK_Y
+DOOR_APPROACH_X = R.DOOR_X0 - 20
+
+
+def leave_by_door(a: Actor, t: float) -> Actor:
+    """From the seat: stand up, walk along the desk to the staff door, go through it."""
+    a.wait_until(t).stand_up().walk((DOOR_APPROACH_X, WALK_Y), (DOOR_CX, R.AISLE_Y))
+    a.exit_door()
+    return a
+
+
+def return_by_door(a: Actor, t: float, seat_x: float) -> Actor:
+    a.enter_door(t).walk((DOOR_APPROACH_X, WALK_Y), (seat_x, R.SEAT_FLOOR_Y)).sit_down()
+    return a
+
+
+def customer(name: str, look: R.Look, t: float, from_x: float) -> Actor:
+    return Actor(name, look, "customer", t=t, x=from_x, y=LANE)
+
+
+# ----------------------------------------------------------------------------- scenes
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    title: str
+    description: str
+    duration_s: float
+    build: Callable[[], Stage]
+    replay_time: str = "10:00:00"
+    night: bool = False
+    staff_method: str = "entry"
+    rules: tuple[RuleSpec, ...] = tuple(DAY_RULES)
+    expected: str = ""  # what should fire, in words (README)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def replay_start(self) -> datetime:
+        return datetime.fromisoformat(f"{DAY}T{self.replay_time}{TZ}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.duration_s * FPS))
+
+
+def _two_tellers() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    c1 = customer("customer_1", CUSTOMER_GREEN, 2.0, LEFT_EDGE).walk((W1, LANE)).wait_until(17.0)
+    c1.walk((LEFT_EDGE, LANE))
+    c1.leave_at(c1.last.t)
+    c2 = customer("customer_2", CUSTOMER_RED, 9.0, RIGHT_EDGE).walk((W2, LANE)).wait_until(22.0)
+    c2.walk((RIGHT_EDGE, LANE))
+    c2.leave_at(c2.last.t)
+    y = _item_y()
+    items = [
+        Placed(R.ItemSpec("cards", W1 - 100, y), 8.0, 14.0),
+        Placed(R.ItemSpec("seal", W2 - 100, y), 14.0, 19.5),
+    ]
+    return Stage("two_tellers", R.build_room(), [a, b, c1, c2], items)
+
+
+def _teller_leaves() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    leave_by_door(b, 8.0)
+    b2 = Actor("teller_b_back", TELLER_B, "staff", t=27.0, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0, sway_seed=2)
+    return_by_door(b2, 27.0, W2)
+    c1 = customer("customer_1", CUSTOMER_GREEN, 14.0, LEFT_EDGE).walk((W1, LANE)).wait_until(26.0)
+    c1.walk((LEFT_EDGE, LANE))
+    c1.leave_at(c1.last.t)
+    return Stage("teller_leaves", R.build_room(), [a, b, b2, c1])
+
+
+def _cash_left() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    leave_by_door(b, 9.0)
+    b2 = Actor("teller_b_back", TELLER_B, "staff", t=30.0, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0, sway_seed=2)
+    return_by_door(b2, 30.0, W2)
+    c1 = customer("customer_1", CUSTOMER_RED, 16.0, LEFT_EDGE).walk((W1, LANE)).wait_until(28.0)
+    c1.walk((LEFT_EDGE, LANE))
+    c1.leave_at(c1.last.t)
+    y = _item_y()
+    items = [
+        Placed(R.ItemSpec("cash", W2 - 96, y), 4.0, 39.0),
+        Placed(R.ItemSpec("seal", W2 + 2, y), 5.0, 40.0),
+    ]
+    return Stage("cash_left", R.build_room(), [a, b, b2, c1], items)
+
+
+def _walk_in() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    c = customer("visitor", CUSTOMER_PLUM, 1.0, LEFT_EDGE).walk((W1, LANE)).wait_until(8.0)
+    # round the end of the counter, through the open gate, into the teller room
+    c.walk((PASSAGE_X, LANE), (PASSAGE_X, GATE_Y), (INTRUDER_SPOT_X, R.AISLE_Y)).wait_until(20.0)
+    c.walk((PASSAGE_X, GATE_Y), (PASSAGE_X, LANE), (LEFT_EDGE, LANE))
+    c.leave_at(c.last.t)
+    c2 = customer("customer_2", CUSTOMER_BLUE, 4.0, RIGHT_EDGE).walk((W2, LANE)).wait_until(16.0)
+    c2.walk((RIGHT_EDGE, LANE))
+    c2.leave_at(c2.last.t)
+    return Stage("walk_in", R.build_room(), [a, b, c, c2])
+
+
+def _after_hours() -> Stage:
+    v = Actor("night_visitor", NIGHT_VISITOR, "staff", t=4.0, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0)
+    v.enter_door(4.0).walk((DOOR_APPROACH_X, WALK_Y), (W2, WALK_Y)).wait_until(11.0)
+    v.walk((W1 + 20, WALK_Y)).wait_until(16.0)
+    leave_by_door(v, 17.0)
+    return Stage("after_hours", R.build_room(), [v], night=True)
+
+
+def _busy_counter() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    leave_by_door(b, 25.0)
+    b2 = Actor("teller_b_back", TELLER_B, "staff", t=40.0, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0, sway_seed=2)
+    return_by_door(b2, 40.0, W2)
+    c1 = customer("customer_1", CUSTOMER_GREEN, 1.0, LEFT_EDGE).walk((W1, LANE)).wait_until(16.0)
+    c1.walk((LEFT_EDGE, LANE))
+    c1.leave_at(c1.last.t)
+    c2 = customer("customer_2", CUSTOMER_RED, 6.0, RIGHT_EDGE).walk((W2, LANE)).wait_until(20.0)
+    c2.walk((RIGHT_EDGE, LANE))
+    c2.leave_at(c2.last.t)
+    c3 = customer("customer_3", CUSTOMER_PLUM, 27.0, RIGHT_EDGE).walk((W1, LANE)).wait_until(38.0)
+    c3.walk((PASSAGE_X, LANE), (PASSAGE_X, GATE_Y), (INTRUDER_SPOT_X, R.AISLE_Y)).wait_until(50.0)
+    c3.walk((PASSAGE_X, GATE_Y), (PASSAGE_X, LANE), (LEFT_EDGE, LANE))
+    c3.leave_at(c3.last.t)
+    c4 = customer("customer_4", CUSTOMER_BLUE, 47.0, RIGHT_EDGE).walk((W2, LANE)).wait_until(60.0)
+    y = _item_y()
+    items = [
+        Placed(R.ItemSpec("cards", W1 - 100, y), 7.0, 13.0),
+        Placed(R.ItemSpec("cash", W2 - 96, y), 22.0, 48.0),
+        Placed(R.ItemSpec("seal", W2 + 2, y), 23.0, 49.0),
+    ]
+    return Stage("busy_counter", R.build_room(), [a, b, b2, c1, c2, c3, c4], items)
+
+
+SCENES: list[Scene] = [
+    Scene("two_tellers", "Two tellers, customers served", "Two tellers stay at windows 1 and 2 while two "
+          "customers are served; cards and a seal lie on the counter only while their teller sits there.",
+          25.0, _two_tellers, expected="nothing"),
+    Scene("teller_leaves", "One teller leaves", "The teller at window 2 stands up, leaves through the staff door "
+          "at the back and comes back 14 s later; the other teller stays.", 40.0, _teller_leaves,
+          expected="dual_teller while the second teller is away"),
+    Scene("cash_left", "Cash left on the counter", "The teller at window 2 puts two bundles of notes and her "
+          "seal on the counter, then leaves through the staff door without locking them away; she comes back "
+          "and clears the counter.", 45.0, _cash_left,
+          expected="unattended_items on counter_2 from when she leaves her seat until she is back in it; "
+          "dual_teller while she is out of the room"),
+    Scene("walk_in", "A customer walks into the teller room", "A customer at window 1 walks round the end of "
+          "the counter, through the open staff gate, stands in the teller room, then goes back out.", 32.0,
+          _walk_in, expected="non_staff_in_area while the customer is inside"),
+    Scene("after_hours", "Someone in the teller room at night", "21:00 on a weekday, the branch closed and the "
+          "lights dimmed: a person comes in through the staff door, walks along both windows and leaves.",
+          28.0, _after_hours, replay_time="21:00:00", night=True, staff_method="nobody",
+          rules=tuple(NIGHT_RULES),
+          expected="non_staff_in_area (after hours nobody counts as authorised staff) while the person is "
+          "inside; no dual_teller, since the counter is closed"),
+    Scene("busy_counter", "A busy counter", "Four customers come and go; the window-2 teller leaves cash and "
+          "her seal out while she steps out through the staff door, and a customer walks round into the "
+          "teller room.", 60.0, _busy_counter,
+          expected="dual_teller and unattended_items (counter_2) while the window-2 teller is away; "
+          "non_staff_in_area while the customer is inside"),
+]
+BY_NAME = {s.name: s for s in SCENES}
+
+
+# ----------------------------------------------------------------------------- config
+def config_yaml(scene: Scene, video_name: str) -> str:
+    """The scene's camera config, in DESIGN.md's format, with comments for whoever opens it."""
+    zone_lines = []
+    for name, kind, poly in ZONES:
+        pts = ", ".join(f"[{x:.3f}, {y:.3f}]" for x, y in poly)
+        zone_lines.append(f"      - {{name: {name + ',':<14} kind: {kind + ',':<14} polygon: [{pts}]}}")
+    rules = []
+    if scene.staff_method == "nobody":
+        rules += [
+            "      # after closing nobody may be in the teller room without a logged, two-person entry that",
+            "      # a camera cannot verify: every person there is flagged for review (staff method nobody)",
+        ]
+    rules += [f"      {r.yaml()}" for r in scene.rules]
+    staff_comment = (
+        "# every person counts as non-staff: see the rule comment below"
+        if scene.staff_method == "nobody"
+        else "# staff appear at their seats or come through the staff door; customers come from the hall"
+    )
+    lines = [
+        f"# Sample scene '{scene.name}': {scene.title}.",
+        f"# {scene.description}",
+        f"# Expected: {scene.expected}.",
+        "# Generated by `python -m sample_videos.generate`; edit sample_videos/scenes.py, not this file.",
+        "site:",
+        f"  id: {SITE_ID}",
+        "  name: 城关信用社营业部 (sample scenes)",
+        "  timezone: Asia/Shanghai",
+        "  business_hours:",
+        '    mon-fri: ["08:30-12:00", "13:30-17:00"]',
+        "detector:",
+        "  type: ssd-mobilenet",
+        "  confidence: 0.4",
+        "cameras:",
+        f"  - id: {scene.name}",
+        f"    source: {video_name}",
+        f'    replay_start: "{scene.replay_start.isoformat()}"',
+        "    analysis_fps: 5",
+        "    zones:",
+        "      # teller_area: the teller room behind the desk; seat_N: window N's teller position;",
+        "      # counter_N: window N's desk top; a seated teller's box centre lies in seat_N",
+        *zone_lines,
+        "    staff:",
+        f"      method: {scene.staff_method}   {staff_comment}",
+        "    rules:",
+        "      # unattended_items: the regulation binds each teller's own cash, seal and cards to their own",
+        "      # position (临时离柜…入箱加锁), so each window's desk is attended by that window's seat only",
+        *rules,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- ground truth
+def _zone_px(poly: list[tuple[float, float]]) -> np.ndarray:
+    pts = np.round(np.asarray(poly, np.float64) * np.array([R.W - 1, R.H - 1])).astype(np.int32)
+    return pts.reshape(-1, 1, 2)
+
+
+ZONES_PX = {name: (kind, _zone_px(poly)) for name, kind, poly in ZONES}
+
+
+def _inside(zone: str, box: tuple[int, int, int, int]) -> bool:
+    kind, poly = ZONES_PX[zone]
+    x0, y0, x1, y1 = box
+    # the pipeline clips boxes to the frame; a box spans pixels x0..x1-1
+    px = (x0 + x1 - 1) / 2.0
+    py = (y0 + y1 - 1) / 2.0 if ANCHOR[kind] == "center" else float(min(y1, R.H) - 1)
+    return cv2.pointPolygonTest(poly, (float(px), float(py)), False) >= 0
+
+
+def in_business_hours(ts: datetime) -> bool:
+    if ts.weekday() >= 5:
+        return False
+    return any(a <= ts.time() < b for a, b in BUSINESS_HOURS)
+
+
+@dataclass(frozen=True)
+class FrameTruth:
+    t: float
+    drawn: list[Drawn]
+    items: list[tuple[str, tuple[int, int, int, int]]]  # kind, box
+    door: dict[str, float]
+
+
+def present(d: Drawn, door: float) -> bool:
+    """Would a person count as in the picture: mostly out of the doorway, body in the frame."""
+    if d.box is None or door >= 0.5:
+        return False
+    x0, y0, x1, y1 = d.box
+    cx = (x0 + x1) / 2
+    return 0 <= cx < R.W and (x1 - x0) >= 40
+
+
+def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool]:
+    ts = scene.replay_start + timedelta(seconds=ft.t)
+    open_hours = in_business_hours(ts)
+    persons = [d for d in ft.drawn if present(d, ft.door.get(d.name, 0.0))]
+
+    def staff(d: Drawn) -> bool:
+        return scene.staff_method != "nobody" and d.role == "staff"
+
+    def count(zone: str, want_staff: bool) -> int:
+        return sum(1 for d in persons if d.box and staff(d) == want_staff and _inside(zone, d.box))
+
+    out: dict[tuple[str, str], bool] = {}
+    for rule in scene.rules:
+        active = {"always": True, "business_hours": open_hours, "after_hours": not open_hours}[rule.when]
+        if rule.type == "dual_teller":
+            cond = count(rule.zone, True) < (rule.min_staff or 2)
+        elif rule.type == "unattended_items":
+            items = [box for _, box in ft.items if _inside(rule.zone, box)]
+            cond = bool(items) and count(rule.attended_by or "", True) == 0
+        elif rule.type == "non_staff_in_area":
+            cond = count(rule.zone, False) > 0
+        else:
+            raise ValueError(f"unknown rule type {rule.type!r}")
+        out[(rule.type, rule.zone)] = active and cond
+    return out
+
+
+def episodes(flags: list[bool], fps: float, grace: float, clear: float) -> list[tuple[float, float]]:
+    """Condition runs -> (start_s, end_s), joining gaps shorter than ``clear`` and dropping runs
+    shorter than ``grace``; a run still on at the end closes at the last frame."""
+    runs: list[list[float]] = []
+    start = None
+    for i, f in enumerate(flags):
+        if f and start is None:
+            start = i
+        if not f and start is not None:
+            runs.append([start / fps, i / fps])
+            start = None
+    if start is not None:
+        runs.append([start / fps, (len(flags) - 1) / fps])
+    merged: list[list[float]] = []
+    for r in runs:
+        if merged and r[0] - merged[-1][1] < clear:
+            merged[-1][1] = r[1]
+        else:
+            merged.append(r)
+    return [(round(a, 1), round(b, 1)) for a, b in merged if b - a >= grace]
+
+
+def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
+    per_frame = [frame_conditions(scene, ft) for ft in truths]
+    keys = sorted({k for fc in per_frame for k in fc})
+    grace = {(r.type, r.zone): r.grace_s for r in scene.rules}
+    violations = []
+    for rule, zone in keys:
+        flags = [fc.get((rule, zone), False) for fc in per_frame]
+        for a, b in episodes(flags, FPS, grace[(rule, zone)], CLEAR_S):
+            violations.append({"camera": scene.name, "rule": rule, "zone": zone, "start_s": a, "end_s": b})
+    violations.sort(key=lambda v: (v["start_s"], v["rule"], v["zone"]))
+    return {
+        "tolerance_s": TOLERANCE_S,
+        "scene": scene.name,
+        "description": scene.description,
+        "expected": scene.expected,
+        "duration_s": scene.duration_s,
+        "fps": FPS,
+        "violations": violations,
+    }
