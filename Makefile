@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ./data
+PORT   ?= 8000
 
 .PHONY: setup demo test lint typecheck pytest screenshots clean
 
@@ -16,8 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	TELLERWATCH_DATA_DIR=$(DATA) $(BIN)/tellerwatch run examples/classroom.yaml \
-		--events-jsonl $(DATA)/demo-events.jsonl --frames-jsonl $(DATA)/demo-frames.jsonl
+	TELLERWATCH_DATA_DIR=$(DATA) $(BIN)/tellerwatch demo --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check vision api tests benchmarks

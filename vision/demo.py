@@ -9,6 +9,7 @@ every violation through the same HTTP outbox a branch box uses, and leaves the p
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -57,7 +58,8 @@ def run_scenes(configs: list[AppConfig], url: str, data_dir: Path, say: Callable
 
     total = 0
     for cfg in configs:
-        sink = HttpSink(ApiSinkConfig(url=url, key_env=DEMO_KEY_ENV), data_dir)
+        # the demo API reads the evidence folder directly (a shared path), annotated clips included
+        sink = HttpSink(ApiSinkConfig(url=url, key_env=DEMO_KEY_ENV, upload_evidence=False), data_dir)
         try:
             report = run(cfg, data_dir=data_dir, sinks=[sink])
             sink.flush(30.0)
@@ -78,10 +80,13 @@ def demo(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None
     from api.settings import Settings
 
     base = (data_dir or Path(os.environ.get("TELLERWATCH_DATA_DIR", "data"))) / "demo"
+    if base.exists():  # demo data only: a rerun starts from a clean slate instead of doubling up
+        shutil.rmtree(base)
     os.environ[DEMO_KEY_ENV] = DEMO_KEY
     paths = scene_configs()
     configs = [load_config(p) for p in paths]
-    settings = Settings(env="dev", data_dir=base / "api", ingest_keys=DEMO_KEY, argon2_memory_kib=19 * 1024)
+    settings = Settings(env="dev", data_dir=base / "api", evidence_dir=base / "pipeline" / "evidence",
+                        ingest_keys=DEMO_KEY, argon2_memory_kib=19 * 1024)
     app = create_app(settings)
     for cfg in configs:
         seed_from_config(app.state.db, cfg)

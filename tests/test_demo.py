@@ -1,0 +1,74 @@
+"""`tellerwatch demo` as an evaluator runs it: offline, the embedded default detector, and the
+three rules' violations served behind the demo / demo login."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.helpers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+def test_demo_serves_each_rule(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(os.environ, TELLERWATCH_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen([sys.executable, "-m", "vision", "demo", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("done:"):
+                break
+        assert any(ln.startswith("done:") for ln in lines), "".join(lines)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=30) as c:
+            token = c.post("/api/v1/auth/login", json={"username": "demo", "password": "demo"}).json()["access_token"]
+            items = c.get("/api/v1/violations", params={"limit": 200},
+                          headers={"Authorization": f"Bearer {token}"}).json()["items"]
+            assert {v["rule"] for v in items} == {"dual_teller", "unattended_items", "non_staff_in_area"}
+            assert all(v["state"] == "ended" for v in items)
+            clip = c.get(f"/api/v1/violations/{items[0]['id']}/clip", headers={"Authorization": f"Bearer {token}"})
+            assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
+        if os.environ.get("TELLERWATCH_SCREENSHOTS") and CHROMIUM.exists():
+            screenshot(url, ROOT / "docs" / "screenshots" / "demo-review.png")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def screenshot(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "demo")
+        page.fill("input[name=password]", "demo")
+        page.click("#login-submit")
+        page.wait_for_url(re.compile(r"/review"))
+        page.wait_for_timeout(1500)
+        page.locator("li", has_text="柜面现金无人看管").first.click()
+        page.wait_for_timeout(3000)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
+        browser.close()
