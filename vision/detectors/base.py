@@ -79,6 +79,11 @@ class Detector(abc.ABC):
         self.last_timings = {"preprocess": 0.0, "detect": 0.0}
         self._names = np.array(self.class_names, dtype=str)
 
+    @property
+    def supports_batch(self) -> bool:
+        """True when ``detect_batch`` runs several images in one inference call."""
+        return False
+
     @abc.abstractmethod
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Detections for one BGR uint8 image, in that image's pixel coordinates."""

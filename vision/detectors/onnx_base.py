@@ -242,6 +242,10 @@ class OnnxDetector(Detector):
     def detect(self, image: np.ndarray) -> sv.Detections:
         return self._run([image])[0]
 
+    @property
+    def supports_batch(self) -> bool:
+        return self._batched
+
     def detect_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         if not images:
             self.last_timings = {"preprocess": 0.0, "detect": 0.0}
