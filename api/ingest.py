@@ -236,7 +236,14 @@ def _store(session: Session, rec: ViolationIn, staged: dict[str, StagedFile]) ->
     for kind in ("snapshot", "clip"):
         new_path = evidence[kind]
         if new_path is None:
-            continue  # a later state without evidence keeps what an earlier one brought
+            # a later state without evidence keeps what an earlier one brought, unless it is the
+            # final state saying the evidence failed: then the path announced earlier (no file was
+            # ever uploaded for it) must not be offered as a clip to download
+            failed = rec.state.value == "ended" and "evidence_error" in (rec.details or {})
+            if newer and failed and getattr(row, kind) is not None:
+                setattr(row, kind, None)
+                changed = True
+            continue
         uploaded = kind in staged
         if getattr(row, kind) is None or (newer and (uploaded or getattr(row, kind) != new_path)):
             setattr(row, kind, new_path)

@@ -42,17 +42,34 @@ class BodySizeLimit:
             await _reject(send, limit)
             return
         received = 0
+        exceeded = False
+        answered = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge(limit)
             return message
 
-        await self.app(scope, limited, send)
+        async def answer(message: Message) -> None:
+            """Once the limit is hit, whatever the app answers becomes the 413: FastAPI turns an
+            exception raised while it parses a JSON body into '400 error parsing the body'."""
+            nonlocal answered
+            if not exceeded:
+                await send(message)
+                return
+            if answered or message["type"] != "http.response.start":
+                return
+            answered = True
+            if message.get("status") != 413 and self.on_reject is not None:
+                self.on_reject(scope["path"])
+            await _reject(send, limit)
+
+        await self.app(scope, limited, answer)
 
 
 def _content_length(scope: Scope) -> int | None:

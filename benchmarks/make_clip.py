@@ -1,6 +1,6 @@
 """Re-encode a clip as a typical camera sub-stream: 640x360, 25 fps, H.264, a keyframe every 2 s.
 
-    python benchmarks/make_clip.py ../shared/footage/bottle-detection.mp4 /tmp/cam640x360.mp4 [--loops 4] [--seconds 139]
+    python benchmarks/make_clip.py SRC /tmp/cam640x360.mp4 [--loops 4] [--seconds 139]
 
 ``--loops`` repeats the clip to make a longer one (e.g. a 139 s clip for the baseline comparison).
 """

@@ -121,6 +121,6 @@ class BatchingDetector:
 
 def shared_detector(inner: Detector, cameras: int) -> SharedDetector | BatchingDetector:
     """A batching front for several cameras on a batch-capable model, else a locked one."""
-    if cameras > 1 and inner.supports_batch:
+    if cameras > 1 and getattr(inner, "supports_batch", False):
         return BatchingDetector(inner, max_batch=cameras)
     return SharedDetector(inner)

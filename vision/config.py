@@ -47,8 +47,13 @@ def _resolve_path(value: str | Path | None, info: ValidationInfo, must_exist: bo
     base = ctx.get("base_dir")
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
-    if must_exist and ctx.get("check_files", True) and not path.exists():
-        raise ValueError(f"file not found: {path}")
+    if must_exist and ctx.get("check_files", True):
+        try:
+            found = path.exists()
+        except OSError as exc:  # a name too long for the file system, say
+            raise ValueError(f"cannot use this path: {exc.strerror or exc}") from None
+        if not found:
+            raise ValueError(f"file not found: {path}")
     return path
 
 
@@ -115,8 +120,8 @@ class SiteConfig(Strict):
     def _tz(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai") from exc
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder
+            raise ValueError(f"unknown time zone {_short_text(v)}; use an IANA name like Asia/Shanghai") from None
         return v
 
     @field_validator("business_hours")
@@ -496,6 +501,16 @@ def _node_for(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
     return node
 
 
+def _short_text(value: str) -> str:
+    return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+
+
+def _key_text(part: Any) -> str:
+    """A key as the user typed it; quoted when it holds spaces or control characters."""
+    text = str(part)
+    return text if re.fullmatch(r"[\w.@/+-]+", text) else repr(text)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -507,7 +522,7 @@ def format_errors(exc: ValidationError, root: yaml.Node | None, filename: str) -
         loc = tuple(err.get("loc", ()))
         shown = [p for p in loc if not (isinstance(p, str) and p in ("dual_teller", "unattended_items",
                                                                      "non_staff_in_area"))]
-        path = " -> ".join(str(p) for p in shown) or "(top level)"
+        path = " -> ".join(_key_text(p) for p in shown) or "(top level)"
         node = _node_for(root, loc)
         line = node.start_mark.line + 1 if node is not None else 1
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
@@ -515,27 +530,82 @@ def format_errors(exc: ValidationError, root: yaml.Node | None, filename: str) -
         value_text = "(missing)" if err.get("type") == "missing" else _short(value)
         if isinstance(value, dict) and err.get("type") != "missing":
             value_text = "{...}"
-        lines.append(f"{filename}:{line}: {path}: {value_text}: {msg}")
+        lines.append(f"{filename}:{line}: {path}: {value_text}: {msg}".replace("\n", "\\n"))  # one line each
     return lines
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose impossible dates (2026-02-30) are YAML errors with a line, not ValueError."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date or time ({exc})", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _yaml_line(exc: yaml.YAMLError, text: str) -> int:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(exc, "position", None)  # ReaderError: a character YAML does not allow
+    return text[:position].count("\n") + 1 if isinstance(position, int) else 1
+
+
+def _duplicate_keys(root: yaml.Node | None, filename: str) -> list[str]:
+    """YAML lets a later key silently replace an earlier one; in a config that hides a mistake."""
+    problems: list[tuple[int, str]] = []
+    stack: list[tuple[yaml.Node | None, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if name in seen:
+                        where = " -> ".join(_key_text(p) for p in (*path, name))
+                        problems.append((line, f"{filename}:{line}: {where}: {_short_text(name)}: the key appears "
+                                               f"twice in one mapping (first at line {seen[name]}); YAML would keep "
+                                               "only the last"))
+                    seen.setdefault(name, line)
+                stack.append((value, (*path, name)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(node.value))
+    return [text for _, text in sorted(problems)]
 
 
 def parse_config(text: str, *, base_dir: Path, filename: str = "<config>", check_files: bool = True) -> AppConfig:
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        where = f"{filename}:{_yaml_line(exc, text)}"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: not valid YAML: {problem}", [f"{where}: not valid YAML: {problem}"]) from None
+    except RecursionError:
+        msg = f"{filename}:1: not valid YAML: nested too deeply"
+        raise ConfigError(msg, [msg]) from None
     if not isinstance(data, dict):
         msg = f"{filename}:1: the config must be a mapping with 'site' and 'cameras'"
         raise ConfigError(msg, [msg])
+    duplicates = _duplicate_keys(root, filename)
+    if duplicates:
+        raise ConfigError(f"{filename}: {len(duplicates)} error(s) in config", duplicates)
     try:
         cfg = AppConfig.model_validate(data, context={"base_dir": base_dir, "check_files": check_files})
     except ValidationError as exc:
         problems = format_errors(exc, root, filename)
         raise ConfigError(f"{filename}: {len(problems)} error(s) in config", problems) from None
+    except RecursionError:
+        msg = f"{filename}:1: not valid YAML: nested too deeply"
+        raise ConfigError(msg, [msg]) from None
     return cfg
 
 

@@ -18,41 +18,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import supervision as sv
-
+from vision.batching import BatchingDetector, shared_detector
 from vision.config import AppConfig, CameraConfig
 from vision.detectors import build_detector
 from vision.detectors.base import Detector
 from vision.errors import SourceError, TellerWatchError
 from vision.events import ChangeKind, Violation, ViolationChange
 from vision.frames import Frame, SourceGap
+from vision.health import DEFAULT_DOWN_AFTER_S, DEFAULT_INTERVAL_S, HealthMonitor, StatusReporter
 from vision.pipeline import CameraPipeline, FrameResult
 from vision.sources import open_source
 from vision.timing import StageTimes
+from vision.zone_sync import ZonePoller
 
 log = logging.getLogger("tellerwatch.runner")
-
-
-class LockedDetector:
-    """Serialises calls into one detector shared by several camera threads."""
-
-    def __init__(self, inner: Detector) -> None:
-        self._inner = inner
-        self._lock = threading.Lock()
-        self.class_names = inner.class_names
-        self.person_class_id = inner.person_class_id
-        self.name = inner.name
-        self._local = threading.local()
-
-    @property
-    def last_timings(self) -> dict[str, float]:
-        return getattr(self._local, "timings", {})
-
-    def detect(self, image: Any) -> sv.Detections:
-        with self._lock:
-            dets = self._inner.detect(image)
-            self._local.timings = dict(getattr(self._inner, "last_timings", {}) or {})
-        return dets
 
 
 @dataclass
@@ -163,18 +142,26 @@ def run_camera(
     max_seconds: float | None,
     stop: threading.Event,
     on_frame: Any = None,
+    health: HealthMonitor | None = None,
+    zones: ZonePoller | None = None,
 ) -> None:
     times = pipeline.times
     last_counts: dict[str, int] | None = None
     try:
         with open_source(camera, app.site.tz, stop=stop) as source:
+            if health is not None:
+                health.opened(camera.id, source)
             it = iter(source)
             while not stop.is_set():
                 t0 = time.perf_counter()
+                if health is not None:
+                    health.waiting(camera.id)
                 try:
                     item = next(it)
                 except StopIteration:
                     break
+                if health is not None:
+                    health.delivered(camera.id, item)
                 if isinstance(item, SourceGap):
                     report.gaps.append(item)
                     log.warning("camera %s: no frames from %s to %s (%s)", camera.id, item.started, item.ended,
@@ -184,12 +171,21 @@ def run_camera(
                 times.add("decode", time.perf_counter() - t0)
                 if max_seconds is not None and frame.t > max_seconds:
                     break
+                if zones is not None and (update := zones.take(camera.id)) is not None:
+                    version, new_zones = update
+                    pipeline.apply_zones(new_zones)
+                    zones.mark_applied(camera.id, version)
+                    log.info("camera %s: zones version %s applied", camera.id, version)
+                if zones is not None and health is not None and (applied := zones.applied.get(camera.id)) is not None:
+                    health.zones_applied(camera.id, applied)
                 if report.origin is None:
                     report.origin = frame.ts - timedelta(seconds=frame.t)
                 result = pipeline.process(frame)
                 report.frames += 1
                 report.last_t = frame.t
                 frames_out.write(result.to_json_dict())
+                if health is not None:
+                    health.analysed(camera.id, result.zones)
                 for change in result.changes:
                     router.change(change)
                 counts = {n: z.staff for n, z in result.zones.items()}
@@ -209,6 +205,8 @@ def run_camera(
         for v in pipeline.close_evidence():
             router.final_state(v)
         report.detections_run = pipeline.detections_run
+        if health is not None:
+            health.ended(camera.id, report.error)
 
 
 def preflight(app: AppConfig) -> None:
@@ -234,10 +232,16 @@ def run(
     motion_gating: bool | None = None,
     on_frame: Any = None,
     stop: threading.Event | None = None,
+    status_interval_s: float | None = DEFAULT_INTERVAL_S,
+    down_after_s: float = DEFAULT_DOWN_AFTER_S,
 ) -> RunReport:
-    """Runs all cameras to the end of their files (or until ``stop``); returns what happened."""
+    """Runs all cameras to the end of their files (or until ``stop``); returns what happened.
+
+    Every ``status_interval_s`` (None: never) each camera's status (up / reconnecting / down,
+    see ``vision.health``) and frame rate go to the sinks that have ``post_metrics``.
+    """
     stop = stop or threading.Event()
-    det: Any = LockedDetector(detector or build_detector(app.detector))
+    det: Any = shared_detector(detector or build_detector(app.detector), len(app.cameras))
     preflight(app)
     times = StageTimes()
     events = JsonlWriter(events_jsonl)
@@ -248,27 +252,42 @@ def run(
         c.id: CameraPipeline(app, c, det, data_dir=data_dir, clips=clips, times=times, motion_gating=motion_gating)
         for c in app.cameras
     }
+    health = HealthMonitor(app.site.id, app.cameras, down_after_s=down_after_s)
+    poller = ZonePoller(app.sinks.api, app.site.id, app.cameras).start() if app.sinks.api and sinks else None
+    reporter = StatusReporter(health, sinks or [], status_interval_s) if status_interval_s else None
     start = time.perf_counter()
     threads = [
         threading.Thread(
             target=run_camera,
             name=f"camera-{c.id}",
             args=(app, c, pipelines[c.id], router, frames_out, reports[c.id]),
-            kwargs={"max_seconds": max_seconds, "stop": stop, "on_frame": on_frame},
+            kwargs={"max_seconds": max_seconds, "stop": stop, "on_frame": on_frame, "health": health,
+                    "zones": poller},
             daemon=True,
         )
         for c in app.cameras
     ]
     for th in threads:
         th.start()
+    if reporter is not None:
+        reporter.start()
     try:
-        for th in threads:
-            while th.is_alive():
-                th.join(timeout=0.5)
+        # Poll rather than join: in CPython 3.11 a Ctrl-C that interrupts Thread.join() marks the
+        # thread as stopped while it still runs (bpo-45274's fix releases its state lock), so the
+        # joins below returned at once, the CLI exited under a camera still closing its clips, and
+        # the process died with SIGABRT ("terminate called without an active exception").
+        while any(th.is_alive() for th in threads):
+            time.sleep(0.2)
     except KeyboardInterrupt:
         stop.set()
         for th in threads:
             th.join(timeout=30)
+    if reporter is not None:
+        reporter.stop()
+    if poller is not None:
+        poller.close()
+    if isinstance(det, BatchingDetector):
+        det.close()
     wall = time.perf_counter() - start
     events.close()
     frames_out.close()

@@ -62,7 +62,13 @@ _NONREF_SKIP_CODECS = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mp
 _SLOT_EPS = 1e-6
 
 DEFAULT_STALL_TIMEOUT_S = 5.0
-DEFAULT_BACKOFF_S = (0.5, 10.0)
+# The backoff ceiling bounds how long a camera that comes back waits for the next attempt: with
+# 3 s, the first frame follows the camera's return within ~3 s plus the open (under 1 s on a LAN),
+# which is the "back within 5 s" promise; a retry every 3 s costs a dead camera nothing.
+DEFAULT_BACKOFF_S = (0.5, 3.0)
+# Before a session's first picture the decoder waits for a key frame; "smart codec" cameras
+# (H.264+/H.265+) send one every 10 s or more, so the stall rule waits this long for it.
+FIRST_FRAME_TIMEOUT_S = 20.0
 DEFAULT_QUEUE_SIZE = 2
 
 StreamItem = Frame | SourceGap
@@ -531,13 +537,13 @@ class _PyAVStream:
 
     def __init__(self, url: str, stall_timeout_s: float) -> None:
         self._stall = stall_timeout_s
+        # No "fflags nobuffer": it drops the packets read while probing, and with them the stream's
+        # first key frame, so every (re)connect waited a whole GOP for a picture (no frame at all
+        # within the 5 s stall timeout from a camera with an 8 s GOP). Keeping them costs the
+        # first frames of a session the probe's delay (under a second), and the sampler and the
+        # drop-oldest queue catch up at once.
         options = {"flags": "low_delay"}
         scheme = url.lower().split("://", 1)[0]
-        if scheme in ("rtsp", "rtsps", "rtmp", "udp"):
-            # Packets read while probing are stale by the time decoding starts; on a camera
-            # stream drop them. Not over HTTP, which may serve a recording: there the
-            # probe reads seconds of video (250 frames of a 640x360 H.264 file) that would be lost.
-            options["fflags"] = "nobuffer"
         if scheme in ("rtsp", "rtsps"):
             options["rtsp_transport"] = "tcp"  # UDP loses packets behind NAT and on busy LANs
         # PyAV's timeout interrupts blocking open/read calls, whatever the protocol.
@@ -553,6 +559,7 @@ class _PyAVStream:
 
     def frames(self) -> Iterator[_Decoded]:
         last = time.monotonic()
+        limit = max(self._stall, FIRST_FRAME_TIMEOUT_S)  # until the first key frame
         for packet in self._container.demux(self._stream):
             try:
                 decoded = packet.decode()
@@ -561,8 +568,8 @@ class _PyAVStream:
                 decoded = []
             now = time.monotonic()
             if decoded:
-                last = now
-            elif now - last > self._stall:
+                last, limit = now, self._stall
+            elif now - last > limit:
                 raise _Stall  # bytes keep coming but nothing decodes
             for vf in decoded:
                 yield _AvDecoded(vf)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,7 +143,10 @@ def get_daily(
     day = date_ or _site_today(session, site)
     summary = daily_summary(session, day, site)
     if format_ == "csv":
-        name = f"tellerwatch-{site or 'all'}-{day.isoformat()}.csv"
+        # the site comes from the query string: keep the header to safe ASCII (a non-Latin-1 or a
+        # quote character there was a 500, or a broken header)
+        safe_site = re.sub(r"[^A-Za-z0-9_.-]", "_", site or "all")
+        name = f"tellerwatch-{safe_site}-{day.isoformat()}.csv"
         return Response(
             to_csv(summary),
             media_type="text/csv; charset=utf-8",

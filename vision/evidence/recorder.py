@@ -307,6 +307,7 @@ class EvidenceRecorder:
                 if self._closing:
                     self._guarded(self._finish_all)
                     self._abandon_all()
+                    self._guarded(self._maybe_retention)  # the last clips count toward the limit too
                     return
                 continue
             self._guarded(self._encode_step)
@@ -650,6 +651,10 @@ class EvidenceRecorder:
             self._open_ids.discard(vid)
             self._notes.pop(vid, None)
             self._missing.pop(vid, None)
+        if self.cfg.retention_max_mb is not None:
+            # a size limit is checked after every clip, not only every RETENTION_EVERY_S: a busy
+            # camera writes many clips in ten minutes, and a small disk fills in between
+            self._next_retention = 0.0
 
     def _fail(self, job: _Job, what: str, exc: BaseException) -> None:
         msg = f"{what}: {exc}"

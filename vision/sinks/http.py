@@ -6,6 +6,10 @@ drop or a killed pipeline loses nothing: the next run sends what is left. The AP
 the violation id and never moves a violation backwards, so sending a row twice (a crash between
 "sent" and "forgotten") has the effect of sending it once. Only the newest undelivered state of
 each violation is kept; it supersedes older ones, which the API would discard anyway.
+
+A full disk stops clips, not violations: a state the outbox cannot store (SQLite "database or
+disk is full") is held in memory and sent from there, with an error in the log. It survives an
+API outage but not a pipeline restart, which is the best a full disk allows.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import random
 import sqlite3
 import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,57 +79,72 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged publish survives power loss
         self._db.executescript(SCHEMA)
-        self._db.execute("DELETE FROM delivered WHERE at < ?", (time.time() - DELIVERED_KEEP_S,))
+        try:
+            self._db.execute("DELETE FROM delivered WHERE at < ?", (time.time() - DELIVERED_KEEP_S,))
+        except sqlite3.Error as exc:  # a full disk must not stop the pipeline from starting
+            log.warning("outbox %s: old delivery records not pruned: %s", path, exc)
 
-    def put(self, record: dict[str, Any], evidence: dict[str, str], fingerprint: str) -> bool:
-        """Queue a record; False when this exact state was delivered already and nothing is pending."""
-        vid = str(record["id"])
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT; on any error roll back if SQLite has not already done so
+        (it does by itself on a full disk, and a second ROLLBACK would hide the real error behind
+        "cannot rollback - no transaction is active" and leave the connection unusable)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                pending = self._db.execute("SELECT fingerprint FROM pending WHERE id = ?", (vid,)).fetchone()
-                if pending is None:
-                    done = self._db.execute("SELECT fingerprint FROM delivered WHERE id = ?", (vid,)).fetchone()
-                    if done is not None and done[0] == fingerprint:
-                        self._db.execute("COMMIT")
-                        return False
-                elif pending[0] == fingerprint:
-                    self._db.execute("COMMIT")
-                    return True
-                self._db.execute(
-                    "INSERT INTO counter (name, value) VALUES ('seq', 1) "
-                    "ON CONFLICT(name) DO UPDATE SET value = value + 1"
-                )
-                seq = self._db.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()[0]
-                self._db.execute(
-                    "INSERT INTO pending (id, seq, record, evidence, fingerprint, attempts, next_at, "
-                    "queued_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?) ON CONFLICT(id) DO UPDATE SET "
-                    "seq = excluded.seq, record = excluded.record, evidence = excluded.evidence, "
-                    "fingerprint = excluded.fingerprint, attempts = 0, next_at = 0, last_error = NULL",
-                    (
-                        vid,
-                        seq,
-                        json.dumps(record, ensure_ascii=False),
-                        json.dumps(evidence),
-                        fingerprint,
-                        time.time(),
-                    ),
-                )
+                yield
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
+
+    def put(self, record: dict[str, Any], evidence: dict[str, str], fingerprint: str) -> bool:
+        """Queue a record; False when this exact state was delivered already and nothing is pending.
+
+        Raises ``sqlite3.Error`` when the record cannot be stored (a full disk)."""
+        vid = str(record["id"])
+        with self._transaction():
+            pending = self._db.execute("SELECT fingerprint FROM pending WHERE id = ?", (vid,)).fetchone()
+            if pending is None:
+                done = self._db.execute("SELECT fingerprint FROM delivered WHERE id = ?", (vid,)).fetchone()
+                if done is not None and done[0] == fingerprint:
+                    return False
+            elif pending[0] == fingerprint:
+                return True
+            self._db.execute(
+                "INSERT INTO counter (name, value) VALUES ('seq', 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+            )
+            seq = self._db.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()[0]
+            self._db.execute(
+                "INSERT INTO pending (id, seq, record, evidence, fingerprint, attempts, next_at, "
+                "queued_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?) ON CONFLICT(id) DO UPDATE SET "
+                "seq = excluded.seq, record = excluded.record, evidence = excluded.evidence, "
+                "fingerprint = excluded.fingerprint, attempts = 0, next_at = 0, last_error = NULL",
+                (
+                    vid,
+                    seq,
+                    json.dumps(record, ensure_ascii=False),
+                    json.dumps(evidence),
+                    fingerprint,
+                    time.time(),
+                ),
+            )
         return True
 
-    def next_due(self, now: float) -> OutboxItem | None:
+    def next_due(self, now: float, skip: dict[str, int] | None = None) -> OutboxItem | None:
+        """The oldest due row, other than the (id -> seq) rows in ``skip``."""
+        skip = skip or {}
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, seq, record, evidence, attempts FROM pending WHERE next_at <= ? ORDER BY seq LIMIT 1",
-                (now,),
-            ).fetchone()
-        if row is None:
-            return None
-        return OutboxItem(row[0], row[1], json.loads(row[2]), json.loads(row[3] or "{}"), row[4])
+            rows = self._db.execute(
+                "SELECT id, seq, record, evidence, attempts FROM pending WHERE next_at <= ? ORDER BY seq LIMIT ?",
+                (now, 1 + len(skip)),
+            ).fetchall()
+        for row in rows:
+            if skip.get(row[0]) != row[1]:
+                return OutboxItem(row[0], row[1], json.loads(row[2]), json.loads(row[3] or "{}"), row[4])
+        return None
 
     def seconds_to_next(self, now: float) -> float | None:
         with self._lock:
@@ -133,15 +153,13 @@ class Outbox:
 
     def delivered(self, item: OutboxItem, fingerprint: str) -> None:
         """Forget the row, unless a newer state replaced it while it was in flight."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute("DELETE FROM pending WHERE id = ? AND seq = ?", (item.id, item.seq))
             self._db.execute(
                 "INSERT INTO delivered (id, fingerprint, at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE "
                 "SET fingerprint = excluded.fingerprint, at = excluded.at",
                 (item.id, fingerprint, time.time()),
             )
-            self._db.execute("COMMIT")
 
     def retry_later(self, item: OutboxItem, delay_s: float, error: str) -> None:
         with self._lock:
@@ -161,14 +179,12 @@ class Outbox:
 
     def dead(self, item: OutboxItem, error: str) -> None:
         """Park a record the API will never accept, where an engineer can look at it."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute("DELETE FROM pending WHERE id = ? AND seq = ?", (item.id, item.seq))
             self._db.execute(
                 "INSERT INTO dead (id, record, error, at) VALUES (?, ?, ?, ?)",
                 (item.id, json.dumps(item.record, ensure_ascii=False), error[:2000], time.time()),
             )
-            self._db.execute("COMMIT")
 
     def pending_count(self) -> int:
         with self._lock:
@@ -225,9 +241,22 @@ class HttpSink:
         base = cfg.url.rstrip("/")
         self.url = base + ("/events" if base.endswith("/api/v1") else "/api/v1/events")
         self.outbox = Outbox(Path(data_dir) / OUTBOX_FILE)
+        # A backoff belongs to the process that measured it: a restarted pipeline (often restarted
+        # because the network or the API came back) tries what the last one left at once, instead
+        # of waiting out that process's next_at (up to backoff_max_s).
+        try:
+            self.outbox.make_due()
+        except sqlite3.Error as exc:
+            log.warning("outbox %s: %s", self.outbox.path, exc)
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
-        self.stats = {"queued": 0, "sent": 0, "retries": 0, "dead": 0, "skipped": 0}
+        self.stats = {"queued": 0, "sent": 0, "retries": 0, "dead": 0, "skipped": 0, "held": 0}
+        # violation id -> (record, evidence): states the outbox could not store (full disk)
+        self._held: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
+        # rows the API took but the outbox could not forget (full disk): id -> (seq, fingerprint)
+        self._unrecorded: dict[str, tuple[int, str]] = {}
+        self._next_forget = 0.0
+        self._disk_trouble = False
         self._client = httpx.Client(
             timeout=cfg.timeout_s, headers={"X-API-Key": key, "User-Agent": "tellerwatch-pipeline"}
         )
@@ -254,13 +283,32 @@ class HttpSink:
             if self.cfg.upload_evidence
             else {}
         )
-        if self.outbox.put(record, files, fingerprint(record, files)):
-            self.stats["queued"] += 1
-            with self._cond:
-                self._new = True
-                self._cond.notify_all()
-        else:
-            self.stats["skipped"] += 1
+        try:
+            stored = self.outbox.put(record, files, fingerprint(record, files))
+        except sqlite3.Error as exc:
+            self._hold(record, files, exc)
+            return
+        self._disk_trouble = False
+        with self._cond:
+            self._held.pop(violation.id, None)  # superseded by the state the outbox now holds
+            self._new = self._new or stored
+            self._cond.notify_all()
+        self.stats["queued" if stored else "skipped"] += 1
+
+    def _hold(self, record: dict[str, Any], files: dict[str, str], exc: sqlite3.Error) -> None:
+        with self._cond:
+            self._held[str(record["id"])] = (record, files)
+            self._new = True
+            self._cond.notify_all()
+        self.stats["held"] += 1
+        self._disk_error(exc, f"violation {record['id']} is held in memory until the API takes it "
+                              "(lost if the pipeline stops first)")
+
+    def _disk_error(self, exc: sqlite3.Error, what: str) -> None:
+        """One error per spell of disk trouble (it may last all night), debug lines after that."""
+        level = logging.DEBUG if self._disk_trouble else logging.ERROR
+        self._disk_trouble = True
+        log.log(level, "outbox %s: %s; %s; free disk space", self.outbox.path, exc, what)
 
     def publish_zone_counts(self, site: str, camera: str, counts: dict[str, int]) -> None:
         """Zone counts go to MQTT and the metrics report; the violations API does not store them."""
@@ -288,7 +336,10 @@ class HttpSink:
         return response.status_code < 300
 
     def pending(self) -> int:
-        return self.outbox.pending_count()
+        """Undelivered violation states: in the outbox, and held in memory (full disk)."""
+        with self._cond:
+            held, sent = len(self._held), len(self._unrecorded)
+        return max(0, self.outbox.pending_count() - sent) + held
 
     def flush(self, timeout: float) -> bool:
         """Ask the sender to try now (even if it is backing off) and wait until the outbox is empty."""
@@ -299,11 +350,11 @@ class HttpSink:
         while True:
             with self._cond:
                 idle = not self._busy
-            if idle and self.outbox.pending_count() == 0:
+            if idle and self.pending() == 0:
                 return True
             left = deadline - time.monotonic()
             if left <= 0 or not self._thread.is_alive():
-                return self.outbox.pending_count() == 0
+                return self.pending() == 0
             time.sleep(min(0.05, left))
 
     def close(self) -> None:
@@ -312,6 +363,9 @@ class HttpSink:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=self.cfg.timeout_s + 5)
+        if self._held:
+            log.error("%d violation state(s) held in memory while the disk was full were not delivered and "
+                      "are lost: %s", len(self._held), ", ".join(sorted(self._held)))
         self._client.close()
         self.outbox.close()
 
@@ -324,11 +378,24 @@ class HttpSink:
                     return
                 nudged = self._nudged
                 self._nudged = self._new = False
-            if nudged:
-                self.outbox.make_due()
-            item = self.outbox.next_due(time.time())
-            if item is None:
-                wait = self.outbox.seconds_to_next(time.time())
+                held = next(iter(self._held.items()), None)
+            if self._unrecorded and time.monotonic() >= self._next_forget:
+                self._next_forget = time.monotonic() + 5.0
+                try:
+                    self._forget_unrecorded()
+                except sqlite3.Error as exc:
+                    self._disk_error(exc, "retrying")
+            try:
+                if nudged:
+                    self.outbox.make_due()
+                item = None if held is not None else self.outbox.next_due(time.time(), self._skip())
+                wait = None if held is not None or item is not None else self.outbox.seconds_to_next(time.time())
+                if wait is not None and wait <= 0 and self._unrecorded:
+                    wait = 1.0  # only rows already delivered are due: retry forgetting them later
+            except sqlite3.Error as exc:  # the sender must outlive a sick disk
+                self._disk_error(exc, "retrying")
+                held, item, wait = None, None, 1.0
+            if held is None and item is None:
                 with self._cond:
                     self._cond.wait_for(
                         lambda: self._stopping or self._nudged or self._new,
@@ -338,7 +405,11 @@ class HttpSink:
             with self._cond:
                 self._busy = True
             try:
-                delay = self._deliver(item)
+                delay = self._deliver_held(*held) if held is not None else self._deliver(item)  # type: ignore[arg-type]
+            except sqlite3.Error as exc:
+                # the row stays and goes again later; the API acknowledges a repeat
+                self._disk_error(exc, "retrying")
+                delay = 1.0
             finally:
                 with self._cond:
                     self._busy = False
@@ -346,6 +417,49 @@ class HttpSink:
                 with self._cond:
                     # new records do not cut a backoff short; flush and close do
                     self._cond.wait_for(lambda: self._stopping or self._nudged, timeout=delay)
+
+    def _skip(self) -> dict[str, int]:
+        with self._cond:
+            return {vid: seq for vid, (seq, _) in self._unrecorded.items()}
+
+    def _forget_unrecorded(self) -> None:
+        with self._cond:
+            rows = list(self._unrecorded.items())
+        for vid, (seq, fp) in rows:
+            self.outbox.delivered(OutboxItem(vid, seq, {}, {}, 0), fp)  # raises while the disk is full
+            with self._cond:
+                if self._unrecorded.get(vid) == (seq, fp):
+                    del self._unrecorded[vid]
+        self._disk_trouble = False
+
+    def _deliver_held(self, vid: str, entry: tuple[dict[str, Any], dict[str, str]]) -> float:
+        """Send a state held in memory; the seconds to wait before the next attempt."""
+        record, evidence = entry
+        try:
+            response = self._post(record, {k: Path(p) for k, p in evidence.items() if Path(p).is_file()})
+        except httpx.TransportError as exc:
+            self.stats["retries"] += 1
+            log.warning("API unreachable (%s); %d event(s) held in memory", type(exc).__name__, len(self._held))
+            return self._backoff()
+        code = response.status_code
+        if code == 413 and evidence:
+            with self._cond:
+                if self._held.get(vid) is entry:
+                    self._held[vid] = (record, {})
+            return 0.0
+        if code in RETRYABLE:
+            self.stats["retries"] += 1
+            return self._backoff(_retry_after(response.headers.get("retry-after")))
+        with self._cond:
+            if self._held.get(vid) is entry:  # not replaced by a newer state meanwhile
+                del self._held[vid]
+        if code in (200, 201):
+            self._failures = 0
+            self.stats["sent"] += 1
+        else:
+            self.stats["dead"] += 1
+            log.error("API refused %s with %d (%s); not kept (the disk is full)", vid, code, response.text[:200])
+        return 0.0
 
     def _backoff(self, retry_after: float | None = None) -> float:
         self._failures += 1
@@ -376,7 +490,14 @@ class HttpSink:
         if code in (200, 201):
             self._failures = 0
             self.stats["sent"] += 1
-            self.outbox.delivered(item, fp)
+            try:
+                self.outbox.delivered(item, fp)
+            except sqlite3.Error as exc:
+                # skip the row from now on, or it would be re-sent, and block the others, for as
+                # long as the disk stays full; forgotten once it can be written again
+                with self._cond:
+                    self._unrecorded[item.id] = (item.seq, fp)
+                self._disk_error(exc, "a delivered event could not be marked as such")
             return 0.0
         if code == 413 and files:
             log.warning("API refused the evidence of %s as too large; sending the record alone", item.id)
