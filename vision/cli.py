@@ -74,8 +74,8 @@ def _progress_run(cfg: Any, **kwargs: Any) -> Any:
     """Runs the pipeline with a progress bar per file camera."""
     from vision.runner import run
 
-    show = sys.stderr.isatty() and not kwargs.pop("quiet", False)
-    kwargs.pop("quiet", None)
+    quiet = kwargs.pop("quiet", False)
+    show = sys.stderr.isatty() and not quiet
     if not show:
         return run(cfg, **kwargs)
     progress = Progress(

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneConfig, ZoneKind
+from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneConfig
 from vision.detectors.base import Detector
-from vision.events import ChangeKind, Violation, ViolationChange
+from vision.events import Violation, ViolationChange
 from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
@@ -221,10 +221,3 @@ class CameraPipeline:
         self.evidence.close(timeout)
         return self.evidence.finished()
 
-
-def zone_kinds(camera: CameraConfig) -> dict[str, ZoneKind]:
-    return {z.name: z.kind for z in camera.zones}
-
-
-def is_final(change: ViolationChange) -> bool:
-    return change.kind == ChangeKind.ended

@@ -3,7 +3,6 @@ PostgreSQL server), standard users, and a clean violations table for every test.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,8 @@ from api.ratelimit import LoginLimiter
 from api.security import Passwords, create_token
 from api.settings import Settings
 from api.users import create_user
-from tests.api.helpers import INGEST_KEY, OTHER_KEY
+from tests.api.helpers import INGEST_KEY, OTHER_KEY, temporary_pg_database
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PASSWORD = "correct horse battery"
 ROLE_USERS = {
     "operator": ("op", "operator", None),
@@ -37,18 +35,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tellerwatch.sqlite3'}"
         return
-    psycopg = pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is unreachable: {exc}")
-    name = f"tw_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_pg_database("tw_test") as name:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:

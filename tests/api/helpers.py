@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -95,3 +97,26 @@ class ThreadServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+@contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards; yields its name.
+    Skips the test where psycopg is missing or the server is unreachable."""
+    import pytest
+
+    psycopg = pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is unreachable: {exc}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -20,35 +20,23 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.api.helpers import INGEST_KEY
+from tests.api.helpers import INGEST_KEY, temporary_pg_database
 from tests.reliability.helpers import ROOT, ApiProcess, prometheus, still_clip, wait_for, windows
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 KEY_ENV = "TW_OUTAGE_KEY"
 FIELDS = ("state", "started_at", "ended_at", "duration_s", "details", "snapshot", "clip")
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is unreachable: {exc}")
-    name = f"tw_outage_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_pg_database("tw_outage") as name:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def db_rows(url: str) -> dict[str, dict[str, Any]]:
