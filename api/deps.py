@@ -16,6 +16,7 @@ POST /api/v1/cameras/{id}/frame        401    yes       403          403        
 GET  /api/v1/violations[/{id}]         401    403       all sites    own          all       all
 GET  /api/v1/violations/{id}/clip|snapshot  401  403    all sites    own          all       all
 PATCH /api/v1/violations/{id} (review) 401    403       all sites    own          403       all
+PATCH /api/v1/violations (bulk review)  401    403       all sites    own          403       all
 GET  /api/v1/summaries/daily           401    403       all sites    own          all       all
 GET  /api/v1/live (SSE)                401    403       all sites    own          all       all
 GET  /api/v1/cameras                   401    403       all sites    own          all       all

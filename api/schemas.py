@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
@@ -158,24 +158,67 @@ class ViolationUpdate(BaseModel):
         return self
 
 
+BULK_REVIEW_MAX = 500
+
+
+class ViolationBulkUpdate(ViolationUpdate):
+    """One review for many violations at once: all of them or none."""
+
+    ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(
+        min_length=1, max_length=BULK_REVIEW_MAX, description=f"1 to {BULK_REVIEW_MAX} violation ids"
+    )
+
+
+class BulkReviewResult(BaseModel):
+    updated: int
+    items: list[ViolationPublic]
+
+
 class SummaryRow(BaseModel):
     site: str
     camera: str
     rule: str
-    count: int
-    total_duration_s: float
-    longest_duration_s: float
-    open: int
-    reviewed: int
-    false_positive: int
-    hourly: list[int] = Field(description="violations by start hour 0..23, in the site's local time")
+    count: int = Field(description="violations that are not false positives")
+    total_duration_s: float = Field(description="of the violations in count")
+    longest_duration_s: float = Field(description="of the violations in count")
+    open: int = Field(description="of the violations in count, those still open")
+    reviewed: int = Field(description="of the violations in count, those reviewed")
+    false_positive: int = Field(description="violations reviewed as false positives, apart from count")
+    hourly: list[int] = Field(
+        description="count by start hour 0..23 in the site's local time (false positives left out)"
+    )
+
+
+class RuleSummary(BaseModel):
+    rule: str
+    count: int = Field(description="violations that are not false positives")
+    false_positives: int
+    reviewed: int = Field(description="reviewed violations of this rule, false positives included")
+    median_review_s: float | None = Field(
+        description="median seconds from the alert reaching the API to its review; null if none reviewed"
+    )
+
+
+class DaySummary(BaseModel):
+    date: date
+    count: int = Field(description="violations that are not false positives")
+    false_positives: int
+
+
+LocalDate = date  # a field named ``date`` hides the type inside the class body
 
 
 class DailySummary(BaseModel):
-    date: date
+    date: LocalDate = Field(description="the day asked for, or the latest day with violations when none was")
     site: str | None
+    period: Literal["day", "week", "month"] = "day"
+    start: LocalDate = Field(description="first day of the period (Monday of the ISO week, 1st of the month)")
+    end: LocalDate = Field(description="last day of the period, inclusive")
     rows: list[SummaryRow]
-    total: int
+    total: int = Field(description="violations in the period that are not false positives")
+    false_positives: int = Field(description="violations in the period reviewed as false positives")
+    by_rule: list[RuleSummary]
+    days: list[DaySummary] = Field(description="one entry per day of the period")
 
 
 class LoginRequest(BaseModel):

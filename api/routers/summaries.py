@@ -1,10 +1,12 @@
-"""Daily summaries for branch heads: per site, camera and rule, with an hour-by-hour profile."""
+"""Summaries for branch heads: a day, week or month per site, camera and rule, with an
+hour-by-hour profile, a day-by-day one, and how long reviews took per rule."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+import statistics
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,12 +18,15 @@ from starlette.responses import Response
 
 from api.deps import Reader, SessionDep, scoped_site
 from api.models import Site, Violation
-from api.schemas import DailySummary, SummaryRow
+from api.schemas import DailySummary, DaySummary, RuleSummary, SummaryRow
 
 router = APIRouter(prefix="/summaries", tags=["summaries"])
 
 CSV_COLUMNS = [
     "date",
+    "period",
+    "start",
+    "end",
     "site",
     "camera",
     "rule",
@@ -48,28 +53,57 @@ def _site_today(session: Session, site: str | None) -> date:
     return datetime.now(UTC).date()
 
 
-def daily_summary(session: Session, day: date, site: str | None) -> DailySummary:
+Period = Literal["day", "week", "month"]
+
+
+def period_bounds(day: date, period: Period) -> tuple[date, date]:
+    """First and last day (inclusive) of the ISO week or calendar month holding ``day``."""
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    if period == "month":
+        start = day.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start, following - timedelta(days=1)
+    return day, day
+
+
+def latest_day(session: Session, site: str | None) -> date | None:
+    """The latest local date with any violation at ``site`` (every site when ``None``)."""
+    q = select(func.max(Violation.local_date))
+    if site is not None:
+        q = q.where(Violation.site == site)
+    return session.scalar(q)
+
+
+def daily_summary(session: Session, day: date, site: str | None, period: Period = "day") -> DailySummary:
+    """The day's (or its week's or month's) figures; false positives are counted apart, never in
+    ``count``, ``total``, the durations or the hour profile."""
     v = Violation
+    start, end = period_bounds(day, period)
+    fp = v.review_status == "false_positive"
+    real = v.review_status != "false_positive"
+    where = [v.local_date >= start, v.local_date <= end]
+    if site is not None:
+        where.append(v.site == site)
     q = (
         select(
             v.site,
             v.camera,
             v.rule,
             v.local_hour,
-            func.count(),
-            func.coalesce(func.sum(v.duration_s), 0.0),
-            func.coalesce(func.max(v.duration_s), 0.0),
-            func.sum(case((v.state == "open", 1), else_=0)).cast(Integer),
-            func.sum(case((v.review_status != "unreviewed", 1), else_=0)).cast(Integer),
-            func.sum(case((v.review_status == "false_positive", 1), else_=0)).cast(Integer),
+            func.sum(case((real, 1), else_=0)).cast(Integer),
+            func.coalesce(func.sum(case((real, v.duration_s), else_=0.0)), 0.0),
+            func.coalesce(func.max(case((real, v.duration_s), else_=None)), 0.0),
+            func.sum(case(((v.state == "open") & real, 1), else_=0)).cast(Integer),
+            func.sum(case(((v.review_status != "unreviewed") & real, 1), else_=0)).cast(Integer),
+            func.sum(case((fp, 1), else_=0)).cast(Integer),
         )
-        .where(v.local_date == day)
+        .where(*where)
         .group_by(v.site, v.camera, v.rule, v.local_hour)
     )
-    if site is not None:
-        q = q.where(v.site == site)
     rows: dict[tuple[str, str, str], SummaryRow] = {}
-    for s, cam, rule, hour, n, total, longest, open_, reviewed, fp in session.execute(q):
+    for s, cam, rule, hour, n, total, longest, open_, reviewed, fps in session.execute(q):
         key = (s, cam, rule)
         r = rows.get(key)
         if r is None:
@@ -85,15 +119,67 @@ def daily_summary(session: Session, day: date, site: str | None) -> DailySummary
                 false_positive=0,
                 hourly=[0] * 24,
             )
-        r.count += int(n)
-        r.total_duration_s = round(r.total_duration_s + float(total), 3)
-        r.longest_duration_s = round(max(r.longest_duration_s, float(longest)), 3)
+        r.count += int(n or 0)
+        r.total_duration_s = round(r.total_duration_s + float(total or 0.0), 3)
+        r.longest_duration_s = round(max(r.longest_duration_s, float(longest or 0.0)), 3)
         r.open += int(open_ or 0)
         r.reviewed += int(reviewed or 0)
-        r.false_positive += int(fp or 0)
-        r.hourly[int(hour)] += int(n)
+        r.false_positive += int(fps or 0)
+        r.hourly[int(hour)] += int(n or 0)
     ordered = [rows[k] for k in sorted(rows)]
-    return DailySummary(date=day, site=site, rows=ordered, total=sum(r.count for r in ordered))
+
+    per_day: dict[date, tuple[int, int]] = {}
+    day_q = (
+        select(
+            v.local_date,
+            func.sum(case((real, 1), else_=0)).cast(Integer),
+            func.sum(case((fp, 1), else_=0)).cast(Integer),
+        )
+        .where(*where)
+        .group_by(v.local_date)
+    )
+    for d, n, fps in session.execute(day_q):
+        per_day[d] = (int(n or 0), int(fps or 0))
+    days = []
+    d = start
+    while d <= end:
+        n, fps = per_day.get(d, (0, 0))
+        days.append(DaySummary(date=d, count=n, false_positives=fps))
+        d += timedelta(days=1)
+
+    waits: dict[str, list[float]] = {}
+    review_q = select(v.rule, v.created_at, v.reviewed_at).where(
+        *where, v.review_status != "unreviewed", v.reviewed_at.is_not(None)
+    )
+    for rule, created, reviewed_at in session.execute(review_q):
+        if reviewed_at is None:
+            continue
+        waits.setdefault(rule, []).append(max(0.0, (reviewed_at - created).total_seconds()))
+    by_rule = []
+    for rule in sorted({r.rule for r in ordered} | set(waits)):
+        mine = [r for r in ordered if r.rule == rule]
+        times = waits.get(rule, [])
+        by_rule.append(
+            RuleSummary(
+                rule=rule,
+                count=sum(r.count for r in mine),
+                false_positives=sum(r.false_positive for r in mine),
+                reviewed=len(times),
+                median_review_s=round(statistics.median(times), 3) if times else None,
+            )
+        )
+    return DailySummary(
+        date=day,
+        site=site,
+        period=period,
+        start=start,
+        end=end,
+        rows=ordered,
+        total=sum(r.count for r in ordered),
+        false_positives=sum(r.false_positive for r in ordered),
+        by_rule=by_rule,
+        days=days,
+    )
 
 
 def _cell(text: str) -> str:
@@ -109,6 +195,9 @@ def to_csv(summary: DailySummary) -> str:
         w.writerow(
             [
                 summary.date.isoformat(),
+                summary.period,
+                summary.start.isoformat(),
+                summary.end.isoformat(),
                 _cell(r.site),
                 _cell(r.camera),
                 _cell(r.rule),
@@ -128,25 +217,33 @@ def to_csv(summary: DailySummary) -> str:
     "/daily",
     response_model=DailySummary,
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
-    summary="One day's violations per site, camera and rule",
+    summary="A day's (or its week's or month's) violations per site, camera and rule",
 )
 def get_daily(
     session: SessionDep,
     user: Reader,
     date_: Annotated[
-        date | None, Query(alias="date", description="local date at the site; default today")
+        date | None,
+        Query(
+            alias="date",
+            description="local date at the site; default the latest day with violations the caller may see",
+        ),
     ] = None,
     site: Annotated[str | None, Query(max_length=128)] = None,
+    period: Annotated[
+        Period, Query(description="day, or the ISO week (Monday-Sunday) or calendar month holding date")
+    ] = "day",
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> DailySummary | Response:
     site = scoped_site(user, site)
-    day = date_ or _site_today(session, site)
-    summary = daily_summary(session, day, site)
+    day = date_ or latest_day(session, site) or _site_today(session, site)
+    summary = daily_summary(session, day, site, period)
     if format_ == "csv":
         # the site comes from the query string: keep the header to safe ASCII (a non-Latin-1 or a
         # quote character there was a 500, or a broken header)
         safe_site = re.sub(r"[^A-Za-z0-9_.-]", "_", site or "all")
-        name = f"tellerwatch-{safe_site}-{day.isoformat()}.csv"
+        span = day.isoformat() if period == "day" else f"{period}-{summary.start.isoformat()}"
+        name = f"tellerwatch-{safe_site}-{span}.csv"
         return Response(
             to_csv(summary),
             media_type="text/csv; charset=utf-8",

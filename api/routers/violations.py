@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
 from sqlalchemy import Select, func, select
@@ -14,7 +14,7 @@ from api import evidence
 from api.deps import AuthUser, Reader, Reviewer, SessionDep, SettingsDep, may_see_site, scoped_site
 from api.live import LiveMessage
 from api.models import Violation, utcnow
-from api.schemas import ViolationList, ViolationPublic, ViolationUpdate
+from api.schemas import BulkReviewResult, ViolationBulkUpdate, ViolationList, ViolationPublic, ViolationUpdate
 
 router = APIRouter(prefix="/violations", tags=["violations"])
 
@@ -70,6 +70,16 @@ def list_violations(
         datetime | None, Query(alias="from", description="started at or after (ISO 8601)")
     ] = None,
     to: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
+    date_from: Annotated[
+        date | None, Query(description="start date in the site's local time on or after this day")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(description="start date in the site's local time on or before this day")
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(alias="q", min_length=1, max_length=200, description="text in the review note (any case)"),
+    ] = None,
     sort: SortKey = "-started_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -97,12 +107,59 @@ def list_violations(
         conditions.append(Violation.started_at >= _aware(from_))
     if to is not None:
         conditions.append(Violation.started_at < _aware(to))
+    conditions.extend(_range_and_search(date_from, date_to, search))
     q = q.where(*conditions)
     total = session.scalar(select(func.count()).select_from(Violation).where(*conditions)) or 0
     rows = session.scalars(q.order_by(SORTS[sort], Violation.id).limit(limit).offset(offset)).all()
     return ViolationList(
         items=[ViolationPublic.from_row(r) for r in rows], total=total, limit=limit, offset=offset
     )
+
+
+@router.patch(
+    "",
+    response_model=BulkReviewResult,
+    responses={404: {"description": "one of the ids is unknown or not the caller's to see; nothing changed"}},
+    summary="Review many violations at once (at most 500 ids, all or nothing)",
+)
+def review_many(
+    body: ViolationBulkUpdate, request: Request, session: SessionDep, user: Reviewer
+) -> BulkReviewResult:
+    """Each id is authorised as a single PATCH would be; if any one is refused nothing changes."""
+    ids = list(dict.fromkeys(body.ids))
+    rows = {r.id: r for r in session.scalars(select(Violation).where(Violation.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows or not may_see_site(user, rows[i].site)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no violation {shown}; nothing was changed")
+    now = utcnow()
+    for i in ids:
+        row = rows[i]
+        if body.review_status is not None:
+            row.review_status = body.review_status
+        if body.note is not None:
+            row.review_note = body.note
+        row.reviewed_by = user.username
+        row.reviewed_at = row.updated_at = now
+    session.commit()
+    items = [ViolationPublic.from_row(rows[i]) for i in ids]
+    live = request.app.state.live
+    for public in items:
+        live.publish(LiveMessage(public.site, public.camera, "violation", public.model_dump(mode="json")))
+    return BulkReviewResult(updated=len(items), items=items)
+
+
+def _range_and_search(date_from: date | None, date_to: date | None, q: str | None) -> list[Any]:
+    """The date-range and note-search filters of the review page."""
+    conditions: list[Any] = []
+    if date_from is not None:
+        conditions.append(Violation.local_date >= date_from)
+    if date_to is not None:
+        conditions.append(Violation.local_date <= date_to)
+    if q is not None and q.strip():
+        # autoescape: a % or _ typed into the search box is looked for as itself
+        conditions.append(Violation.review_note.icontains(q.strip(), autoescape=True))
+    return conditions
 
 
 def visible(session: Session, user: AuthUser, violation_id: str) -> Violation:

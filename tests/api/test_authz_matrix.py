@@ -81,6 +81,13 @@ ROUTES = [
         expect(401, 403, 200, 403, 200, 200, 404),
         body={"review_status": "acknowledged"},
     ),
+    Route(
+        "review-bulk",
+        "PATCH",
+        "/api/v1/violations",
+        expect(401, 403, 200, 403, 200, 200, 404),
+        body={"ids": ["{vid}"], "review_status": "acknowledged"},
+    ),
     Route("clip", "GET", "/api/v1/violations/{vid}/clip", READ),
     Route("snapshot", "GET", "/api/v1/violations/{vid}/snapshot", READ),
     Route(
@@ -172,7 +179,7 @@ def test_matrix(client: TestClient, users: Any, world: dict[str, str], route: Ro
     path = route.path.format(**world)
     kwargs: dict[str, Any] = {"params": route.params, "headers": headers(users, who)}
     if route.body is not None:
-        body = json.loads(json.dumps(route.body).replace("{new}", world["new"]))
+        body = json.loads(json.dumps(route.body).replace("{new}", world["new"]).replace("{vid}", world["vid"]))
         kwargs["json"] = body or record(site="site-a")
     if route.content is not None:
         kwargs["content"] = route.content
