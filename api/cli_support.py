@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -51,11 +53,22 @@ def serve(
     uvicorn.run(app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="info")
 
 
+def database_settings() -> Settings:
+    """Settings for commands that only write the database (``users add``): the same database as
+    ``serve`` and ``demo`` (``TELLERWATCH_DATABASE_URL``, else the SQLite file under
+    ``TELLERWATCH_DATA_DIR``) and the same password-hash cost, but no signing key is needed, since
+    such a command signs nothing; a throwaway one stands in where none is set."""
+    if os.environ.get("TELLERWATCH_SECRET_KEY"):
+        return load_settings()
+    return load_settings(secret_key=secrets.token_urlsafe(48))
+
+
 def users_add(name: str, role: str, site: str | None, password: str) -> None:
-    """Create a login; ``ValueError`` (``api.users.UserError``) on a bad role or a taken name."""
+    """Create a login; ``ValueError`` (``api.users.UserError``) on a bad role, an unknown site or a
+    taken name."""
     from api.users import add_user
 
-    settings = load_settings()
+    settings = database_settings()
     try:
         add_user(settings, name, role, site, password)
     except OperationalError as exc:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.models import User
+from api.models import Site, User
 from api.schemas import ROLES, USERNAME_PATTERN
 from api.security import Passwords
 from api.settings import Settings
@@ -64,6 +64,21 @@ def create_user(
     return user
 
 
+def check_known_site(session: Session, site: str) -> None:
+    """A branch head's site must be one the database knows (from a pipeline's first report, a
+    ``serve --config`` or the demo): a typo would otherwise make a login that sees nothing."""
+    if session.get(Site, site) is not None:
+        return
+    known = list(session.scalars(select(Site.id).order_by(Site.id).limit(11)))
+    if not known:
+        raise UserError(
+            f"unknown site {site!r}: the database knows no site yet (a site is known once its pipeline "
+            "reports or `tellerwatch serve --config` names it)"
+        )
+    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    raise UserError(f"unknown site {site!r}; known sites: {listed}")
+
+
 def add_user(settings: Settings, name: str, role: str, site: str | None, password: str) -> None:
     """Create a login in the configured database, migrating it first if it is new."""
     check_user(name, role, site, password)
@@ -71,6 +86,8 @@ def add_user(settings: Settings, name: str, role: str, site: str | None, passwor
     try:
         db.migrate()
         with db.session() as session:
+            if site is not None:
+                check_known_site(session, site)
             create_user(session, Passwords(settings), name, role, site, password)
     finally:
         db.dispose()

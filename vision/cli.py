@@ -266,7 +266,8 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     exit_when_done: Annotated[bool, typer.Option("--exit", help="stop once the scenes are processed")] = False,
 ) -> None:
-    """Offline demo: run the sample scenes, serve the pages (login demo / demo)."""
+    """Offline demo: run the sample scenes, serve the pages (logins demo, demo-operator, demo-branch,
+    demo-engineer; password demo)."""
     from vision.demo import demo as run_demo
 
     try:
@@ -279,7 +280,7 @@ def demo(
 def users_add(
     name: Annotated[str, typer.Argument(show_default=False)],
     role: Annotated[str, typer.Option(help="operator | branch_head | engineer | admin")],
-    site: Annotated[str | None, typer.Option(help="site id (required for branch_head)")] = None,
+    site: Annotated[str | None, typer.Option(help="a known site id (required for branch_head)")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
 ) -> None:
     """Create a login."""

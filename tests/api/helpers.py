@@ -120,3 +120,20 @@ def temporary_pg_database(prefix: str) -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def register_site(site: str) -> None:
+    """Make ``site`` known to the database the CLI finds from the environment, as a pipeline's
+    first report or ``serve --config`` would (``users add --site`` refuses unknown sites)."""
+    from api.cli_support import database_settings
+    from api.db import Database
+    from api.ingest import ensure_site
+
+    db = Database(database_settings())
+    try:
+        db.migrate()
+        with db.session() as session:
+            ensure_site(session, site)
+            session.commit()
+    finally:
+        db.dispose()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from api import cli_support
 from api.security import create_token
 from api.settings import Settings
 from tests.api.conftest import PASSWORD
-from tests.api.helpers import INGEST_KEY, record
+from tests.api.helpers import INGEST_KEY, record, register_site
 from vision.errors import ConfigError
 
 
@@ -173,6 +177,12 @@ def test_users_add_refuses(
 
 
 def test_users_add_creates_and_refuses_duplicates(cli_env: Path) -> None:
+    with pytest.raises(ValueError, match="unknown site 'branch-012': the database knows no site yet"):
+        cli_support.users_add("branch-12-head", "branch_head", "branch-012", "a good password")
+    register_site("branch-012")
+    register_site("branch-013")
+    with pytest.raises(ValueError, match="unknown site 'branch-12'; known sites: branch-012, branch-013"):
+        cli_support.users_add("branch-12-head", "branch_head", "branch-12", "a good password")
     cli_support.users_add("branch-12-head", "branch_head", "branch-012", "a good password")
     assert (cli_env / "tellerwatch.sqlite3").is_file()
     with pytest.raises(ValueError, match="exists already"):
@@ -196,3 +206,30 @@ def test_production_settings_refuse_unsafe_defaults(monkeypatch: pytest.MonkeyPa
     s = cli_support.load_settings()
     assert s.ingest_key_list == ["k" * 20, "j" * 20]
     assert s.argon2_memory_kib >= 19 * 1024 and s.argon2_time_cost >= 2  # memory-hard by default
+
+
+def test_users_add_finds_the_serve_database_without_dev_mode(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    """No TELLERWATCH_ENV=dev and no secret key: adding a login signs nothing, so neither is needed;
+    the login lands in the SQLite file under TELLERWATCH_DATA_DIR that serve and demo use, hashed
+    at the production cost."""
+    for name in ("ENV", "SECRET_KEY", "DATABASE_URL", "ARGON2_MEMORY_KIB", "ARGON2_TIME_COST"):
+        monkeypatch.delenv(f"TELLERWATCH_{name}", raising=False)
+    cli_support.users_add("wang", "operator", None, "a good password")
+    engine = create_engine(f"sqlite:///{data_dir / 'tellerwatch.sqlite3'}")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT role, password_hash FROM users WHERE username = 'wang'")).one()
+    engine.dispose()
+    assert stored[0] == "operator" and "m=65536" in stored[1]
+
+
+def test_users_add_unknown_site_is_one_line_exit_2(cli_env: Path) -> None:
+    register_site("branch-012")
+    run = subprocess.run(
+        [sys.executable, "-m", "vision", "users", "add", "li", "--role", "branch_head", "--site", "branch-12",
+         "--password-stdin"],
+        input="a good password\n", capture_output=True, text=True, timeout=120, env=dict(os.environ),
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == "error: unknown site 'branch-12'; known sites: branch-012", run.stderr
