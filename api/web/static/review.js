@@ -3,7 +3,7 @@
 
 (() => {
   const { api, query, el, bi, label, duration, siteDate, siteTime, siteDateTime, toast, errorText } = TW;
-  const FILTERS = ["site", "camera", "rule", "state", "review_status", "date"];
+  const FILTERS = ["site", "camera", "zone", "rule", "state", "review_status", "date", "date_from", "date_to", "q"];
   const REVIEWERS = ["operator", "branch_head", "admin"];
   const PAGE = 50;
 
@@ -43,7 +43,7 @@
   }
 
   function fillFilterInputs() {
-    const map = { site: "f-site", camera: "f-camera", rule: "f-rule", state: "f-state", review_status: "f-review", date: "f-date" };
+    const map = { site: "f-site", camera: "f-camera", zone: "f-zone", rule: "f-rule", state: "f-state", review_status: "f-review", date_from: "f-date-from", date_to: "f-date-to", q: "f-q" };
     for (const [k, id] of Object.entries(map)) {
       const input = $(id);
       if (!input) continue;
@@ -111,6 +111,7 @@
     if (f.review_status === "reviewed" && v.review_status === "unreviewed") return false;
     if (f.review_status && f.review_status !== "reviewed" && v.review_status !== f.review_status) return false;
     if (f.date && siteDate(v.started_at) !== f.date) return false;
+    if (!matchesMore(v)) return false;
     return true;
   }
 
@@ -178,6 +179,7 @@
     const li = el(
       "li",
       { class: classes.join(" "), dataset: { id: v.id, index: String(index) }, role: "option", "aria-selected": index === S.sel ? "true" : "false" },
+      pickBox(v),
       el("span", { class: "row-bar" }),
       el(
         "div",
@@ -216,7 +218,7 @@
     $("queue-empty").hidden = S.items.length > 0;
     $("load-more").hidden = S.items.length >= S.total;
     $("queue-total").replaceChildren(bi(`共 ${S.total} 条`, `${S.total} total`));
-    document.title = (S.unseen.size ? `(${S.unseen.size}) ` : "") + baseTitle;
+    afterRender();
   }
 
   function replaceRow(index) {
@@ -230,7 +232,7 @@
     const v = S.items[index];
     const changed = (v ? v.id : null) !== S.selId;
     S.selId = v ? v.id : null;
-    if (v && S.unseen.delete(v.id)) document.title = (S.unseen.size ? `(${S.unseen.size}) ` : "") + baseTitle;
+    if (v) S.unseen.delete(v.id);
     for (const i of [prev, index]) if (i >= 0 && i < S.items.length) replaceRow(i);
     if (scroll && list.children[index]) list.children[index].scrollIntoView({ block: "nearest" });
     showDetail(v, changed);
@@ -329,6 +331,7 @@
     const index = S.sel;
     try {
       const updated = await api(`/violations/${encodeURIComponent(v.id)}`, { method: "PATCH", body });
+      refreshUnreviewed();
       const at = S.items.findIndex((x) => x.id === updated.id);
       if (at >= 0) {
         S.items[at] = { ...updated, _noAnnotated: v._noAnnotated };
@@ -379,6 +382,7 @@
   }
 
   function onLive(v) {
+    refreshUnreviewed();
     S.liveCount += 1;
     list.dataset.live = String(S.liveCount);
     const at = S.items.findIndex((x) => x.id === v.id);
@@ -403,6 +407,7 @@
     }
     if (S.sel < 0) select(index);
     beep();
+    notify(v);
   }
 
   function setLive(state) {
@@ -512,12 +517,209 @@
     });
   }
 
+  // --------------------------------------------------------------------------- the operator's day
+  // Zone filter, date range, note search, multi-select with bulk review (PATCH /violations), the
+  // unreviewed count in the tab title and opt-in desktop notifications for new live alerts.
+
+  /** An old-style ?date=D link (from the summary) becomes the range D..D. */
+  function dateToRange() {
+    if (S.filters.date && !S.filters.date_from && !S.filters.date_to) {
+      S.filters.date_from = S.filters.date;
+      S.filters.date_to = S.filters.date;
+    }
+    S.filters.date = "";
+  }
+
+  function matchesMore(v) {
+    const f = S.filters;
+    if (f.zone && v.zone !== f.zone) return false;
+    const day = siteDate(v.started_at);
+    if (f.date_from && day < f.date_from) return false;
+    if (f.date_to && day > f.date_to) return false;
+    if (f.q && !(v.review_note || "").toLowerCase().includes(f.q.toLowerCase())) return false;
+    return true;
+  }
+
+  /** The zones of every camera the user sees (GET /cameras/{id}/zones), plus any seen in records. */
+  async function loadZones() {
+    const names = new Set();
+    const cams = S.cameras.slice(0, 50);
+    const answers = await Promise.all(
+      cams.map((c) => api(`/cameras/${encodeURIComponent(c.camera)}/zones` + query({ site: c.site })).catch(() => null)),
+    );
+    for (const a of answers) for (const z of (a && a.zones) || []) names.add(z.name);
+    zoneOptions(names);
+  }
+
+  function zoneOptions(names) {
+    const select = $("f-zone");
+    const known = new Set([...select.options].map((o) => o.value));
+    const all = [...names, S.filters.zone].filter((z) => z && !known.has(z));
+    for (const z of [...new Set(all)].sort()) select.append(el("option", { value: z, text: z }));
+    select.value = S.filters.zone || "";
+  }
+
+  /** After the queue is drawn: the selection bar, and zone names seen in the records. */
+  function afterRender() {
+    showPicked();
+    zoneOptions(new Set(S.items.map((v) => v.zone)));
+  }
+
+  // ---- tab title: how many are waiting for review, across everything this user may see
+  let unreviewed = null;
+  let unreviewedTimer = 0;
+
+  function setTitle() {
+    document.title = (unreviewed === null ? "" : `(${unreviewed}) `) + baseTitle;
+    document.body.dataset.unreviewed = unreviewed === null ? "" : String(unreviewed);
+  }
+
+  function refreshUnreviewed() {
+    clearTimeout(unreviewedTimer);
+    unreviewedTimer = setTimeout(async () => {
+      try {
+        const page = await api("/violations" + query({ review_status: "unreviewed", limit: 1 }));
+        unreviewed = page.total;
+        setTitle();
+      } catch (err) {
+        /* the title keeps its last count */
+      }
+    }, 250);
+  }
+
+  // ---- multi-select and bulk review
+  const picked = new Set();
+
+  function pickBox(v) {
+    if (!S.canReview) return null;
+    return el("input", {
+      type: "checkbox",
+      class: "pick",
+      checked: picked.has(v.id),
+      "aria-label": TW.text("选择", "Select") + ` ${v.id}`,
+      onclick: (ev) => ev.stopPropagation(),
+      onchange: (ev) => {
+        if (ev.target.checked) picked.add(v.id);
+        else picked.delete(v.id);
+        showPicked();
+      },
+    });
+  }
+
+  function showPicked() {
+    const bar = $("bulk-bar");
+    bar.hidden = !S.canReview;
+    for (const id of [...picked]) if (!S.items.some((v) => v.id === id)) picked.delete(id);
+    const n = picked.size;
+    $("bulk-count").replaceChildren(n ? bi(`已选 ${n} 条`, `${n} selected`) : bi("勾选后一并标记", "Tick rows to mark together"));
+    bar.dataset.count = String(n);
+    for (const b of bar.querySelectorAll(".bulk-act")) b.disabled = n === 0;
+    const all = $("bulk-all");
+    all.checked = n > 0 && n === S.items.length;
+    all.indeterminate = n > 0 && n < S.items.length;
+  }
+
+  async function markPicked(status) {
+    const ids = S.items.filter((v) => picked.has(v.id)).map((v) => v.id);
+    if (!ids.length || !S.canReview) return;
+    const buttons = [...document.querySelectorAll(".bulk-act")];
+    for (const b of buttons) b.disabled = true;
+    try {
+      let done = 0;
+      for (let i = 0; i < ids.length; i += 500) {
+        const res = await api("/violations", { method: "PATCH", body: { ids: ids.slice(i, i + 500), review_status: status } });
+        for (const updated of res.items) {
+          const at = S.items.findIndex((x) => x.id === updated.id);
+          if (at >= 0) S.items[at] = { ...updated, _noAnnotated: S.items[at]._noAnnotated };
+        }
+        done += res.updated;
+      }
+      picked.clear();
+      renderList();
+      if (S.sel >= 0) showDetail(S.items[S.sel], false);
+      const name = label("review", status);
+      toast(TW.bi(`${done} 条已标记为「${name[0]}」`, `${done} marked ${name[1].toLowerCase()}`), "ok", 2500);
+      refreshUnreviewed();
+    } catch (err) {
+      toast(errorText(err), "error");
+      showPicked();
+    }
+  }
+
+  // ---- desktop notifications (opt-in; the browser asks once)
+  const canNotify = "Notification" in window;
+  let notifyOn = canNotify && localStorage.getItem("tw_notify") === "on" && Notification.permission === "granted";
+
+  function showNotify() {
+    const b = $("notify-toggle");
+    b.hidden = !canNotify;
+    b.setAttribute("aria-pressed", String(notifyOn));
+    b.classList.toggle("muted", !notifyOn);
+  }
+
+  async function toggleNotify() {
+    if (!canNotify) return;
+    if (notifyOn) {
+      notifyOn = false;
+    } else {
+      const permission = Notification.permission === "default" ? await Notification.requestPermission() : Notification.permission;
+      notifyOn = permission === "granted";
+      if (!notifyOn) toast(TW.bi("浏览器拒绝了桌面通知；请在网站设置中允许", "The browser blocks notifications for this site; allow them in its site settings"), "error");
+    }
+    localStorage.setItem("tw_notify", notifyOn ? "on" : "off");
+    showNotify();
+  }
+
+  function notify(v) {
+    if (!notifyOn || Notification.permission !== "granted") return;
+    try {
+      const n = new Notification(`TellerWatch · ${TW.text(label("rules", v.rule))}`, {
+        body: `${v.site} / ${v.camera} / ${v.zone} · ${siteTime(v.started_at)}`,
+        tag: v.id,
+      });
+      n.onclick = () => {
+        window.focus();
+        const at = S.items.findIndex((x) => x.id === v.id);
+        if (at >= 0) select(at, { scroll: true });
+        n.close();
+      };
+    } catch (err) {
+      /* a browser that only notifies from a service worker: the sound and the flash remain */
+    }
+  }
+
+  function bindDay() {
+    $("bulk-all").addEventListener("change", (ev) => {
+      picked.clear();
+      if (ev.target.checked) for (const v of S.items) picked.add(v.id);
+      for (const box of list.querySelectorAll("input.pick")) box.checked = ev.target.checked;
+      showPicked();
+    });
+    for (const b of document.querySelectorAll(".bulk-act")) b.addEventListener("click", () => markPicked(b.dataset.bulk));
+    // the note search narrows as one types (the form's change event covers Enter and leaving the box)
+    let typing = 0;
+    $("f-q").addEventListener("input", (ev) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        if (S.filters.q === ev.target.value.trim()) return;
+        S.filters.q = ev.target.value.trim();
+        reload();
+      }, 300);
+    });
+    $("notify-toggle").addEventListener("click", toggleNotify);
+    showNotify();
+    refreshUnreviewed();
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
     const id = readUrl();
+    dateToRange();
     fillFilterInputs();
     bind();
     bindFilters();
+    bindDay();
     await loadCameras();
+    await loadZones();
     fillFilterInputs();
     connectLive();
     await reload(id);

@@ -1,12 +1,60 @@
-/* Branch head's daily summary: the day's counts, an hour-by-hour chart, the worst incidents, and
- * the same weekday a week earlier for comparison. Built from GET /summaries/daily only. */
+/* Branch head's summary of a day, an ISO week or a month: the counts (false positives apart),
+ * an hour-by-hour chart, the worst incidents, the median time to review per rule, and the same
+ * span a week (or a month) earlier for comparison. Built from GET /summaries/daily only. */
 "use strict";
 
 (() => {
   const { api, query, el, svg, bi, label, duration, siteDate, siteTime, pct, addDays, toast, errorText } = TW;
   const RULES = TW.boot.labels.order.rules;
   const $ = (id) => document.getElementById(id);
-  const S = { date: "", site: "", cur: null, prev: null, worst: [], token: 0 };
+  const S = { date: "", site: "", period: "day", cur: null, prev: null, worst: [], token: 0 };
+  const PERIODS = ["day", "week", "month"];
+
+  // --------------------------------------------------------------------------- periods
+  /** [zh, en] naming the span the page compares with. */
+  function prevName() {
+    if (S.period === "week") return ["上周", "Previous week"];
+    if (S.period === "month") return ["上月", "Previous month"];
+    return ["上周同日", "Week ago"];
+  }
+
+  function addMonths(iso, n) {
+    const [y, m, d] = iso.split("-").map(Number);
+    const first = new Date(Date.UTC(y, m - 1 + n, 1));
+    const last = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate();
+    first.setUTCDate(Math.min(d, last));
+    return first.toISOString().slice(0, 10);
+  }
+
+  /** The date of the span to compare with, or to step to (dir -1 / +1). */
+  function shift(iso, dir) {
+    if (S.period === "month") return addMonths(iso, dir);
+    return addDays(iso, dir * (S.period === "week" ? 7 : 1));
+  }
+
+  function comparedDate(iso) {
+    return S.period === "month" ? addMonths(iso, -1) : addDays(iso, -7);
+  }
+
+  function median(seconds) {
+    return seconds === null || seconds === undefined ? "–" : duration(seconds);
+  }
+
+  function showPeriod() {
+    for (const b of $("s-period").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.period === S.period));
+    const cur = S.cur;
+    $("s-range").textContent = cur && cur.period !== "day" ? `${cur.start} – ${cur.end}` : "";
+    $("th-prev").replaceChildren(bi(prevName()));
+  }
+
+  function bindPeriod() {
+    $("s-period").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-period]");
+      if (!b || b.dataset.period === S.period) return;
+      S.period = b.dataset.period;
+      load();
+    });
+  }
 
   const sum = (rows, key) => rows.reduce((a, r) => a + r[key], 0);
 
@@ -31,13 +79,13 @@
     const span = el("span", { class: "delta" });
     if (Math.abs(d) < 1e-9) {
       span.classList.add("flat");
-      span.append(bi("与上周同日持平", "same as a week ago"));
+      span.append(bi(`与${prevName()[0]}持平`, `same as ${prevName()[1].toLowerCase()}`));
       return span;
     }
     const worse = lowerIsBetter ? d > 0 : d < 0;
     span.classList.add(worse ? "worse" : "better");
     const sign = d > 0 ? "▲ +" : "▼ −";
-    span.append(`${sign}${fmt(Math.abs(d))}`, el("span", { class: "muted" }, " · ", bi("上周同日", "week ago"), ` ${fmt(before)}`));
+    span.append(`${sign}${fmt(Math.abs(d))}`, el("span", { class: "muted" }, " · ", bi(prevName()[0], prevName()[1].toLowerCase()), ` ${fmt(before)}`));
     return span;
   }
 
@@ -93,7 +141,7 @@
       const g = svg("g", { class: "bar", dataset: { hour: String(h), count: String(totals[h]), weekAgo: String(before[h]) } });
       if (before[h] > 0) g.append(svg("rect", { class: "prev-bar", x: x + bw + 2, width: pbw, y: y(before[h]), height: y(0) - y(before[h]) }));
       const parts = order.filter((r) => byRule[r][h] > 0).map((r) => `${TW.text(label("rules", r))}: ${byRule[r][h]}`);
-      g.append(svg("title", { text: `${String(h).padStart(2, "0")}:00–${String(h + 1).padStart(2, "0")}:00 · ${totals[h]}${parts.length ? " (" + parts.join(", ") + ")" : ""} · ${TW.text("上周同日", "week ago")} ${before[h]}` }));
+      g.append(svg("title", { text: `${String(h).padStart(2, "0")}:00–${String(h + 1).padStart(2, "0")}:00 · ${totals[h]}${parts.length ? " (" + parts.join(", ") + ")" : ""} · ${TW.text(...prevName())} ${before[h]}` }));
       let acc = 0;
       for (const rule of order) {
         const n = byRule[rule][h];
@@ -113,7 +161,7 @@
     legend.replaceChildren(
       ...order.filter((r) => RULES.includes(r) || byRule[r].some(Boolean)).map((r) =>
         el("span", { class: "legend-item" }, el("i", { class: `swatch ${ruleClass(r)}` }), bi(label("rules", r)))),
-      el("span", { class: "legend-item" }, el("i", { class: "swatch prev" }), bi("上周同日", "Week ago")),
+      el("span", { class: "legend-item" }, el("i", { class: "swatch prev" }), bi(prevName())),
     );
   }
 
@@ -133,13 +181,15 @@
     $("k-longest").textContent = longest ? duration(longest.longest_duration_s) : "–";
     $("k-longest-where").replaceChildren(longest ? el("span", {}, `${longest.camera} · `, bi(label("rules", longest.rule))) : "");
     $("k-open").textContent = String(sum(rows, "open"));
-    const reviewed = sum(rows, "reviewed");
-    const fp = sum(rows, "false_positive");
-    $("k-reviewed").textContent = pct(reviewed, total);
-    $("k-reviewed-n").textContent = `${reviewed} / ${total}`;
-    $("k-reviewed-bar").style.width = total ? `${(100 * reviewed) / total}%` : "0";
-    $("k-fp").textContent = pct(fp, reviewed);
-    $("k-fp-n").replaceChildren(bi(`已复核 ${reviewed} 条中 ${fp} 条`, `${fp} of ${reviewed} reviewed`));
+    // total leaves false positives out; they are shown apart, as a count and a share of the reviews
+    const fp = S.cur.false_positives;
+    const alerts = total + fp;
+    const reviewed = sum(rows, "reviewed") + fp;
+    $("k-reviewed").textContent = pct(reviewed, alerts);
+    $("k-reviewed-n").textContent = `${reviewed} / ${alerts}`;
+    $("k-reviewed-bar").style.width = alerts ? `${(100 * reviewed) / alerts}%` : "0";
+    $("k-fp").textContent = String(fp);
+    $("k-fp-n").replaceChildren(bi(`占已复核 ${pct(fp, reviewed)}`, `${pct(fp, reviewed)} of reviewed`));
     $("k-fp-bar").style.width = reviewed ? `${(100 * fp) / reviewed}%` : "0";
   }
 
@@ -159,18 +209,21 @@
         const b = sum(before, "count");
         const longest = mine.reduce((a, r) => Math.max(a, r.longest_duration_s), 0);
         const trend = n > b ? "worse" : n < b ? "better" : "flat";
+        const stats = (S.cur.by_rule || []).find((x) => x.rule === rule) || { false_positives: 0, median_review_s: null };
         return el(
           "tr",
           { dataset: { rule, count: String(n) } },
           el("td", { class: "label-cell" }, el("i", { class: `swatch ${ruleClass(rule)}` }), bi(label("rules", rule))),
           num(String(n), "num strong"),
           el("td", { class: `num ${trend}` }, String(b), n !== b ? el("span", { class: "arrow", text: n > b ? " ▲" : " ▼" }) : ""),
-          num(n ? duration(sum(mine, "total_duration_s")) : "–"),
+          el("td", { class: "num fp-cell", dataset: { fp: String(stats.false_positives) } }, String(stats.false_positives)),
           num(n ? duration(longest) : "–"),
+          el("td", { class: "num median-cell", dataset: { median: String(stats.median_review_s ?? "") } }, median(stats.median_review_s)),
         );
       }),
     );
-    $("wow-note").replaceChildren(bi(`上周同日 ${addDays(S.cur.date, -7)}`, `week ago: ${addDays(S.cur.date, -7)}`));
+    const then = S.prev ? (S.period === "day" ? S.prev.date : `${S.prev.start} – ${S.prev.end}`) : comparedDate(S.cur.date);
+    $("wow-note").replaceChildren(bi(`${prevName()[0]} ${then}`, `${prevName()[1].toLowerCase()}: ${then}`));
   }
 
   function miniBar(counts, order) {
@@ -257,7 +310,8 @@
     renderWorst();
     const who = TW.boot.user;
     const site = S.site || who.site || TW.text("全部网点", "all sites");
-    $("print-meta").textContent = `${site} · ${S.cur.date}`;
+    $("print-meta").textContent = `${site} · ${S.cur.period === "day" ? S.cur.date : `${S.cur.start} – ${S.cur.end}`}`;
+    showPeriod();
     $("print-foot").textContent = `TellerWatch · ${TW.text("生成", "generated")} ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · ${who.username}`;
     document.body.dataset.ready = "1";
   }
@@ -268,10 +322,10 @@
     document.body.dataset.ready = "0";
     $("s-error").hidden = true;
     try {
-      const cur = await api("/summaries/daily" + query({ date: S.date, site: S.site }));
+      const cur = await api("/summaries/daily" + query({ date: S.date, site: S.site, period: S.period }));
       const [prev, worst] = await Promise.all([
-        api("/summaries/daily" + query({ date: addDays(cur.date, -7), site: S.site })),
-        api("/violations" + query({ date: cur.date, site: S.site, sort: "-duration_s", limit: 5 })),
+        api("/summaries/daily" + query({ date: comparedDate(cur.date), site: S.site, period: S.period })),
+        api("/violations" + query({ date_from: cur.start, date_to: cur.end, site: S.site, sort: "-duration_s", limit: 5 })),
       ]);
       if (token !== S.token) return;
       S.cur = cur;
@@ -279,8 +333,9 @@
       S.worst = worst.items;
       S.date = cur.date;
       $("s-date").value = cur.date;
-      $("s-csv").href = `${TW.boot.api}/summaries/daily` + query({ date: cur.date, site: S.site, format: "csv" });
-      history.replaceState(null, "", "/summary" + query({ date: cur.date, site: S.site }));
+      const period = S.period === "day" ? "" : S.period;
+      $("s-csv").href = `${TW.boot.api}/summaries/daily` + query({ date: cur.date, site: S.site, period, format: "csv" });
+      history.replaceState(null, "", "/summary" + query({ date: cur.date, period, site: S.site }));
       render();
     } catch (err) {
       if (token !== S.token) return;
@@ -307,10 +362,12 @@
   document.addEventListener("DOMContentLoaded", async () => {
     const q = new URLSearchParams(location.search);
     S.date = q.get("date") || "";
+    S.period = PERIODS.includes(q.get("period")) ? q.get("period") : "day";
+    bindPeriod();
     S.site = TW.boot.user.role === "branch_head" ? "" : q.get("site") || "";
     $("s-date").addEventListener("change", (ev) => { if (ev.target.value) { S.date = ev.target.value; load(); } });
-    $("s-prev").addEventListener("click", () => { if (S.date) { S.date = addDays(S.date, -1); load(); } });
-    $("s-next").addEventListener("click", () => { if (S.date) { S.date = addDays(S.date, 1); load(); } });
+    $("s-prev").addEventListener("click", () => { if (S.date) { S.date = shift(S.date, -1); load(); } });
+    $("s-next").addEventListener("click", () => { if (S.date) { S.date = shift(S.date, 1); load(); } });
     $("s-print").addEventListener("click", () => window.print());
     let resizeTimer = 0;
     window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawChart, 150); });
