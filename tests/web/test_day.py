@@ -153,8 +153,10 @@ def test_operator_reviews_twenty_alerts_in_bulk(web: WebEnv, open_page: Any, wee
     page.fill("#f-date-to", FP_DAYS[1])
     page.dispatch_event("#f-date-to", "change")
     page.wait_for_function("() => document.querySelectorAll('#queue-list li.row').length === 3")
-    for vid in weekend[:2]:
-        page.check(f"#queue-list li.row[data-id='{vid}'] input.pick")
+    page.check(f"#queue-list li.row[data-id='{weekend[0]}'] input.pick")
+    page.click(f"#queue-list li.row[data-id='{weekend[1]}']")  # and the other with the x key
+    page.keyboard.press("x")
+    expect(page.locator(f"#queue-list li.row[data-id='{weekend[1]}'] input.pick")).to_be_checked()
     expect(page.locator("#bulk-count")).to_contain_text("2")
     page.click(".bulk-act[data-bulk='false_positive']")
     for vid in weekend[:2]:
@@ -254,6 +256,12 @@ def test_branch_head_reads_a_week_without_false_positives_in_the_headline(
     expect(page.locator("#k-fp")).to_have_text("2")
     bars = page.locator("#hourly svg g.bar")
     assert sum(int(x) for x in bars.evaluate_all("gs => gs.map(g => g.dataset.count)")) == 24
+    # day by day, false positives apart: both on Saturday the 17th
+    days = page.locator("#by-day svg g.day").evaluate_all(
+        "gs => gs.map(g => [g.dataset.date, Number(g.dataset.count), Number(g.dataset.fp)])"
+    )
+    fp_by_day = {"2026-10-17": 2}
+    assert days == [[d, n - fp_by_day.get(d, 0), fp_by_day.get(d, 0)] for d, n in PER_DAY.items()]
     fps = page.locator("#by-rule td.fp-cell").evaluate_all("tds => tds.map(t => Number(t.dataset.fp))")
     assert sum(fps) == 2
     medians = {r["rule"]: r["median_review_s"] for r in api_week["by_rule"]}
@@ -277,8 +285,10 @@ def test_branch_head_reads_a_week_without_false_positives_in_the_headline(
     expect(page.locator("#s-range")).to_have_text("2026-10-01 – 2026-10-31")
     month = web.api("GET", "/summaries/daily?date=2026-10-14&period=month", HEAD)
     expect(page.locator("#k-total")).to_have_text(str(month["total"]))
+    expect(page.locator("#by-day svg g.day")).to_have_count(31)
     page.click("#s-period button[data-period='day']")
     expect(page.locator("#s-range")).to_have_text("")
+    expect(page.locator("#by-day")).to_be_hidden()
     expect(page.locator("#k-total")).to_have_text(str(PER_DAY["2026-10-14"]))
 
 

@@ -706,6 +706,20 @@
         reload();
       }, 300);
     });
+    // x ticks or unticks the selected row, so a run of alerts can be gathered from the keyboard
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key.toLowerCase() !== "x" || ev.ctrlKey || ev.metaKey || ev.altKey || !S.canReview) return;
+      const t = ev.target;
+      if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+      const v = S.items[S.sel];
+      if (!v) return;
+      if (picked.has(v.id)) picked.delete(v.id);
+      else picked.add(v.id);
+      const box = list.querySelector(`li.row[data-id="${CSS.escape(v.id)}"] input.pick`);
+      if (box) box.checked = picked.has(v.id);
+      showPicked();
+      ev.preventDefault();
+    });
     $("notify-toggle").addEventListener("click", toggleNotify);
     showNotify();
     refreshUnreviewed();

@@ -165,6 +165,39 @@
     );
   }
 
+  /** Week and month: one bar per day, false positives stacked apart in grey on top. */
+  function drawDays() {
+    const box = $("by-day");
+    const days = S.cur && S.cur.period !== "day" ? S.cur.days : [];
+    box.hidden = !days.length;
+    if (!days.length) return box.replaceChildren();
+    const W = Math.max(480, Math.round(box.clientWidth || 720));
+    const H = 120;
+    const m = { l: 34, r: 10, t: 14, b: 22 };
+    const top = Math.max(1, ...days.map((d) => d.count + d.false_positives));
+    const y = (v) => m.t + (H - m.t - m.b) - (v / top) * (H - m.t - m.b);
+    const band = (W - m.l - m.r) / days.length;
+    const bw = Math.min(26, band * 0.6);
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, class: "day-chart-svg", "aria-hidden": "true" });
+    days.forEach((d, i) => {
+      const x = m.l + band * i + (band - bw) / 2;
+      const g = svg("g", { class: "day", dataset: { date: d.date, count: String(d.count), fp: String(d.false_positives) } });
+      g.append(svg("title", { text: `${d.date} · ${d.count} · ${TW.text("误报", "false positives")} ${d.false_positives}` }));
+      if (d.count) g.append(svg("rect", { class: "day-real", x, width: bw, y: y(d.count), height: y(0) - y(d.count) }));
+      if (d.false_positives) g.append(svg("rect", { class: "day-fp", x, width: bw, y: y(d.count + d.false_positives), height: y(d.count) - y(d.count + d.false_positives) }));
+      if (d.count) g.append(svg("text", { class: "val", x: x + bw / 2, y: y(d.count + d.false_positives) - 3, "text-anchor": "middle", text: String(d.count) }));
+      const every = days.length > 10 ? 5 : 1;
+      const dayNo = Number(d.date.slice(8));
+      if (days.length <= 10 || dayNo === 1 || dayNo % every === 0) {
+        g.append(svg("text", { class: "tick", x: x + bw / 2, y: H - 6, "text-anchor": "middle", text: days.length <= 10 ? d.date.slice(5) : String(dayNo) }));
+      }
+      root.append(g);
+    });
+    root.append(svg("line", { class: "baseline", x1: m.l, x2: W - m.r, y1: y(0), y2: y(0) }));
+    root.append(svg("text", { class: "tick", x: 0, y: 10, text: TW.text("按日 · 灰色为误报", "By day · grey: false positives") }));
+    box.replaceChildren(root);
+  }
+
   // --------------------------------------------------------------------------- tables and cards
   function renderKpis() {
     const rows = S.cur.rows;
@@ -305,6 +338,7 @@
   function render() {
     renderKpis();
     drawChart();
+    drawDays();
     renderByRule();
     renderByCamera();
     renderWorst();
@@ -370,7 +404,7 @@
     $("s-next").addEventListener("click", () => { if (S.date) { S.date = shift(S.date, 1); load(); } });
     $("s-print").addEventListener("click", () => window.print());
     let resizeTimer = 0;
-    window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawChart, 150); });
+    window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { drawChart(); drawDays(); }, 150); });
     window.addEventListener("beforeprint", drawChart);
     document.addEventListener("tw:lang", () => { if (S.cur) render(); });
     await loadSites();
