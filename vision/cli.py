@@ -305,6 +305,30 @@ def users_add(
     out.print(f"user {name!r} ({role}) created", markup=False)
 
 
+@app.command()
+def verify(
+    folder: DataDirOpt = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="default: $TELLERWATCH_DATABASE_URL, else the SQLite file in the data dir",
+        show_default=False)] = None,
+) -> None:
+    """Check the API's evidence folder against the database: exit 0 if every clip and snapshot is
+    there and matches its recorded SHA-256, 1 with one line per file that differs or is missing."""
+    from api.cli_support import verify_evidence
+
+    try:
+        report = verify_evidence(folder, database_url)
+    except (TellerWatchError, ValueError) as exc:
+        fail(str(exc))
+    for problem in report.problems:
+        out.print(problem.line(), markup=False, highlight=False, soft_wrap=True)
+    summary = (f"{report.matched} file(s) match their SHA-256, {report.unhashed} without a recorded SHA-256, "
+               f"{len(report.problems)} problem(s)")
+    out.print(summary, markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _open_outbox(folder: Path | None) -> Any:
     import sqlite3
 
