@@ -343,8 +343,13 @@ class HttpSink:
         # of waiting out that process's next_at (up to backoff_max_s).
         try:
             self.outbox.make_due()
+            dead = self.outbox.dead_count()
         except sqlite3.Error as exc:
             log.warning("outbox %s: %s", self.outbox.path, exc)
+            dead = 0
+        if dead:
+            log.warning("outbox %s: %d violation state(s) the API refused wait in the dead letter; "
+                        "see `tellerwatch outbox list`", self.outbox.path, dead)
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stats = {"queued": 0, "sent": 0, "retries": 0, "dead": 0, "skipped": 0, "held": 0}
