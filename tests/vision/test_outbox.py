@@ -86,7 +86,8 @@ def wait_for(cond: Callable[[], bool], timeout: float = 15) -> bool:
 
 @pytest.mark.parametrize(
     ("code", "transient"),
-    [(400, False), (403, False), (404, False), (409, False), (413, False), (415, False), (422, False),
+    [(200, False), (201, False), (301, True),
+     (400, False), (403, False), (404, False), (409, False), (413, False), (415, False), (422, False),
      (401, True), (408, True), (425, True), (429, True), (500, True), (502, True), (503, True), (504, True)],
 )
 def test_which_answers_are_retried(code: int, transient: bool) -> None:

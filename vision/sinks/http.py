@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NUL
 
 
 def is_transient(code: int) -> bool:
-    """True for an HTTP status worth retrying with backoff; other non-2xx answers are permanent."""
+    """True for a failure worth retrying with backoff (2xx is success, any other 4xx permanent)."""
+    if 200 <= code < 300:
+        return False
     return code in TRANSIENT_4XX or code >= 500 or code < 400
 
 
