@@ -218,13 +218,14 @@ def test_dead_letter_count_reaches_prometheus(api: FastAPI, data_dir: Path) -> N
 def test_dead_letter_keeps_one_state_per_violation_and_a_newer_pending_state_wins(tmp_path: Path) -> None:
     box = Outbox(tmp_path / OUTBOX_FILE)
     rec = record()
-    for state in (rec, ended(rec)):
-        box.put(state, {"snapshot": "/s.jpg"}, fingerprint(state, {}))
+    for state, files in ((rec, {"snapshot": "/s.jpg"}), (ended(rec), {})):
+        box.put(state, files, fingerprint(state, files))
         item = box.next_due(time.time())
         assert item is not None
         box.dead(item, "HTTP 422: no", 422)
     (dead,) = box.dead_letters()
     assert dead.record["state"] == "ended" and box.pending_count() == 0
+    assert dead.evidence == {"snapshot": "/s.jpg"}, "the newer refused state keeps the older one's files"
     newer = {**ended(rec), "duration_s": 99.0}
     box.put(newer, {}, fingerprint(newer, {}))
     assert box.retry_dead([rec["id"]]) == [rec["id"]]

@@ -215,16 +215,21 @@ class Outbox:
 
     def dead(self, item: OutboxItem, error: str, code: int | None = None, *, keep_pending: bool = False) -> None:
         """Park a state the API will not accept, with its evidence, where an engineer can look at
-        it. One dead letter per violation: a newer refused state replaces an older one.
+        it. One dead letter per violation: a newer refused state replaces an older one, and keeps
+        the older one's files if it has none of its own.
         ``keep_pending`` parks a copy and sends the record on without its files (a 413)."""
         with self._transaction():
+            evidence = item.evidence
+            if not evidence:
+                for (older,) in self._db.execute("SELECT evidence FROM dead WHERE id = ?", (item.id,)).fetchall():
+                    evidence = json.loads(older or "{}") or evidence
             self._db.execute("DELETE FROM dead WHERE id = ?", (item.id,))
             self._db.execute(
                 "INSERT INTO dead (id, record, evidence, code, error, at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     item.id,
                     json.dumps(item.record, ensure_ascii=False),
-                    json.dumps(item.evidence),
+                    json.dumps(evidence),
                     code,
                     error[:2000],
                     time.time(),
