@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -13,6 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from api.settings import Settings
 from vision.errors import ConfigError
+
+if TYPE_CHECKING:
+    from api.verify import Report
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -73,6 +77,19 @@ def users_add(name: str, role: str, site: str | None, password: str) -> None:
         add_user(settings, name, role, site, password)
     except OperationalError as exc:
         raise _unreachable(settings, exc) from None
+
+
+def verify_evidence(data_dir: Path | None, database_url: str | None) -> Report:
+    """``api.verify.Report`` for the data dir's (or ``$TELLERWATCH_*``'s) database and evidence
+    folder; ``ConfigError`` on a bad setting, a missing folder or an unusable database."""
+    from api.verify import verify
+
+    overrides: dict[str, object] = {"env": "dev"}  # nothing is signed or hashed for users here
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return verify(load_settings(**overrides))
 
 
 def _unreachable(settings: Settings, exc: OperationalError) -> ConfigError:

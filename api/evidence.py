@@ -7,6 +7,7 @@ files outside it learns nothing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -53,6 +54,11 @@ def resolve(evidence_dir: Path, relative: str | None) -> Path | None:
     return None
 
 
+# details key holding each evidence file's SHA-256 (written by the pipeline once the file is finished)
+HASH_KEYS = {"snapshot": "snapshot_sha256", "clip": "clip_sha256", "clip_annotated": "clip_annotated_sha256"}
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
 @dataclass
 class StagedFile:
     """An upload written next to its destination, moved into place only when the database commits."""
@@ -60,6 +66,7 @@ class StagedFile:
     temp: Path
     final: Path
     relative: str
+    sha256: str = ""  # hex digest of what was received
     existed: bool = False
 
     def commit(self) -> None:
@@ -83,16 +90,18 @@ def stage_upload(evidence_dir: Path, camera: str, vid: str, kind: str, chunks: I
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{vid}.", suffix=suffix + ".part", dir=folder)
     path = Path(tmp)
+    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
+                digest.update(chunk)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return StagedFile(path, folder / f"{vid}{suffix}", f"{camera}/{vid}{suffix}")
+    return StagedFile(path, folder / f"{vid}{suffix}", f"{camera}/{vid}{suffix}", digest.hexdigest())
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

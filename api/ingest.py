@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.evidence import StagedFile, looks_like, stage_upload
+from api.evidence import HASH_KEYS, SHA256_HEX, StagedFile, looks_like, stage_upload
 from api.models import Camera, Site, Violation, utcnow
 from api.schemas import ViolationIn, ViolationPublic
 from api.settings import Settings
@@ -145,6 +145,21 @@ def _same(row: Violation, values: dict[str, Any]) -> bool:
     return True
 
 
+def check_hashes(details: dict[str, Any], staged: dict[str, StagedFile]) -> None:
+    """Each ``details.*_sha256`` is a hex SHA-256, and each uploaded file matches its own: a file
+    changed between the pipeline finishing it and the API receiving it is refused, not stored."""
+    for key in HASH_KEYS.values():
+        value = details.get(key)
+        if value is not None and not (isinstance(value, str) and SHA256_HEX.match(value)):
+            raise EvidenceInvalid("details", f"details.{key} must be 64 lowercase hex digits (a SHA-256)")
+    for kind, s in staged.items():
+        expected = details.get(HASH_KEYS[kind])
+        if expected is not None and s.sha256 != expected:
+            raise EvidenceInvalid(
+                kind, f"{kind} upload does not match details.{HASH_KEYS[kind]}: its SHA-256 is {s.sha256}"
+            )
+
+
 def check_uploads(uploads: dict[str, IO[bytes]]) -> None:
     for kind, f in uploads.items():
         head = f.read(16)
@@ -168,6 +183,7 @@ def ingest(
     try:
         for kind, f in uploads.items():
             staged[kind] = stage_upload(settings.evidence_path, rec.camera, rec.id, kind, _chunks(f))
+        check_hashes(rec.details or {}, staged)
         outcome = _store(session, rec, staged)
         for s in staged.values():
             if outcome.used.get(s.relative):

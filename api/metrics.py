@@ -58,6 +58,18 @@ class ApiMetrics:
         self.zone_count = Gauge(
             "tellerwatch_zone_count", "latest per-zone counts", ["site", "camera", "zone", "kind"], registry=r
         )
+        self.outbox_pending = Gauge(
+            "tellerwatch_outbox_pending",
+            "violation states waiting in a pipeline's outbox, as last reported",
+            ["site"],
+            registry=r,
+        )
+        self.outbox_dead = Gauge(
+            "tellerwatch_outbox_dead_letters",
+            "violation states the API refused for good, kept in a pipeline's dead letter (see `tellerwatch outbox`)",
+            ["site"],
+            registry=r,
+        )
         self.live_subscribers = Gauge("tellerwatch_live_subscribers", "open live streams", registry=r)
         self.live_dropped = Counter(
             "tellerwatch_live_dropped_messages", "messages slow live subscribers lost", registry=r

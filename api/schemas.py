@@ -326,6 +326,12 @@ class PipelineMetricsIn(BaseModel):
     zones_version: int | None = Field(
         None, ge=0, description="the zones version (from GET /cameras/{id}/zones) this pipeline runs"
     )
+    outbox_pending: int | None = Field(
+        None, ge=0, le=100_000_000, description="violation states the box's outbox has not delivered yet"
+    )
+    outbox_dead: int | None = Field(
+        None, ge=0, le=100_000_000, description="states the API refused for good, kept in the box's dead letter"
+    )
 
     @field_validator("stages")
     @classmethod

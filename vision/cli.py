@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,18 +29,26 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Logins for the web pages and API.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+outbox_app = typer.Typer(
+    help="The pipeline's outbox: violation states waiting for the API, and the dead letter of those it refused.",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
 
 err = Console(stderr=True)
 out = Console()
 
 ConfigArg = Annotated[Path, typer.Argument(help="the YAML config file", show_default=False)]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="default: $TELLERWATCH_DATA_DIR, else ./data", show_default=False)
+]
 
 
 def data_dir() -> Path:
     return Path(os.environ.get("TELLERWATCH_DATA_DIR", "./data"))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
@@ -296,6 +304,125 @@ def users_add(
     except (TellerWatchError, ValueError) as exc:
         fail(str(exc))
     out.print(f"user {name!r} ({role}) created", markup=False)
+
+
+@app.command()
+def verify(
+    folder: DataDirOpt = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="default: $TELLERWATCH_DATABASE_URL, else the SQLite file in the data dir",
+        show_default=False)] = None,
+) -> None:
+    """Check the API's evidence folder against the database: exit 0 if every clip and snapshot is
+    there and matches its recorded SHA-256, 1 with one line per file that differs or is missing."""
+    from api.cli_support import verify_evidence
+
+    try:
+        report = verify_evidence(folder, database_url)
+    except (TellerWatchError, ValueError) as exc:
+        fail(str(exc))
+    for problem in report.problems:
+        out.print(problem.line(), markup=False, highlight=False, soft_wrap=True)
+    summary = (f"{report.matched} file(s) match their SHA-256, {report.unhashed} without a recorded SHA-256, "
+               f"{len(report.problems)} problem(s)")
+    out.print(summary, markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _open_outbox(folder: Path | None) -> Any:
+    import sqlite3
+
+    from vision.sinks.http import OUTBOX_FILE, Outbox
+
+    path = (folder or data_dir()) / OUTBOX_FILE
+    if not path.is_file():
+        fail(f"no outbox at {path}; point TELLERWATCH_DATA_DIR (or --data-dir) at the pipeline's data dir")
+    try:
+        return Outbox(path)
+    except sqlite3.Error as exc:
+        fail(f"{path} is not a readable outbox: {exc}")
+
+
+def _dead_id(box: Any, wanted: str) -> str:
+    """The dead letter ``wanted`` names: its violation id, or a prefix of it that is unique."""
+    ids = [d.id for d in box.dead_letters()]
+    if wanted in ids:
+        return wanted
+    matches = sorted({i for i in ids if wanted and i.startswith(wanted)})
+    if len(matches) == 1:
+        return matches[0]
+    box.close()
+    if matches:
+        fail(f"{wanted!r} matches {len(matches)} dead letters ({', '.join(matches[:5])}); give more of the id")
+    fail(f"no dead letter with id {wanted!r} (see `tellerwatch outbox list`)")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    folder: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per dead letter")] = False,
+) -> None:
+    """Show the dead letter (states the API refused for good) and how many states wait to be sent."""
+    import datetime
+
+    box = _open_outbox(folder)
+    try:
+        dead, pending = box.dead_letters(), box.pending_count()
+    finally:
+        box.close()
+    if as_json:
+        for d in dead:
+            line = {"id": d.id, "code": d.code, "error": d.error, "at": d.at, "record": d.record,
+                    "evidence": d.evidence}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    out.print(f"{pending} waiting to be sent, {len(dead)} in the dead letter", markup=False)
+    if not dead:
+        return
+    table = Table("id", "camera", "rule", "state", "refused at", "answer", "files")
+    for d in dead:
+        at = datetime.datetime.fromtimestamp(d.at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        r = d.record
+        table.add_row(d.id, str(r.get("camera", "")), str(r.get("rule", "")), str(r.get("state", "")), at,
+                      d.error[:120], ", ".join(sorted(d.evidence)) or "-")
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    violation_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="a dead letter's id (or a unique prefix)",
+                                                       show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter")] = False,
+    folder: DataDirOpt = None,
+) -> None:
+    """Queue dead letters again, once the cause is fixed; the running pipeline (or the next run) sends them."""
+    if (violation_id is None) == (not all_):
+        fail("give one dead letter's id or --all, not both" if all_ else "give a dead letter's id or --all")
+    box = _open_outbox(folder)
+    try:
+        ids = None if all_ else [_dead_id(box, violation_id or "")]
+        queued = box.retry_dead(ids)
+    finally:
+        box.close()
+    out.print(f"{len(queued)} queued again; a running pipeline sends them within seconds, "
+              "otherwise the next `tellerwatch run` does", markup=False)
+
+
+@outbox_app.command("drop")
+def outbox_drop(
+    violation_id: Annotated[str, typer.Argument(metavar="ID", help="a dead letter's id (or a unique prefix)",
+                                                show_default=False)],
+    folder: DataDirOpt = None,
+) -> None:
+    """Forget one dead letter for good (its evidence files stay where they are)."""
+    box = _open_outbox(folder)
+    try:
+        vid = _dead_id(box, violation_id)
+        box.drop_dead(vid)
+    finally:
+        box.close()
+    out.print(f"dropped {vid}", markup=False)
 
 
 def main() -> None:

@@ -285,4 +285,8 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: Pipeline
         request.app.state.zone_live[labels] = dict(body.zones)
     if body.zones_version is not None:
         request.app.state.zone_applied[labels] = body.zones_version
+    if body.outbox_pending is not None:
+        m.outbox_pending.labels(body.site).set(body.outbox_pending)
+    if body.outbox_dead is not None:
+        m.outbox_dead.labels(body.site).set(body.outbox_dead)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

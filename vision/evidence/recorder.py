@@ -14,6 +14,7 @@ violation's ``details["evidence_error"]``, and the violation itself is always ha
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import threading
@@ -641,6 +642,14 @@ class EvidenceRecorder:
             details.pop("clip_annotated", None)
         if job.overlay_error:
             details["overlay_error"] = job.overlay_error
+        # tamper evidence: the finished files' SHA-256, checked by the API on upload and by
+        # `tellerwatch verify` against its evidence folder
+        for key, rel, ok in (("snapshot_sha256", job.paths.snapshot, not job.snap_failed),
+                             ("clip_sha256", job.paths.clip, not job.clip_failed),
+                             ("clip_annotated_sha256", job.paths.clip_annotated, "clip_annotated" in details)):
+            digest = sha256_file(self.data_dir / rel) if ok else None
+            if digest is not None:
+                details[key] = digest
         final = v.model_copy(update={
             "snapshot": None if job.snap_failed else job.paths.snapshot,
             "clip": None if job.clip_failed else job.paths.clip,
@@ -723,3 +732,13 @@ class EvidenceRecorder:
             protected |= set(self._protected())
         max_bytes = None if self.cfg.retention_max_mb is None else int(self.cfg.retention_max_mb * 1e6)
         apply_retention(self.dir, self.cfg.retention_days, max_bytes, protected)
+
+
+def sha256_file(path: Path) -> str | None:
+    """Hex SHA-256 of a finished evidence file; ``None`` (and a log line) if it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as exc:
+        log.warning("evidence %s: not hashed: %s", path, exc)
+        return None

@@ -7,6 +7,16 @@ the violation id and never moves a violation backwards, so sending a row twice (
 "sent" and "forgotten") has the effect of sending it once. Only the newest undelivered state of
 each violation is kept; it supersedes older ones, which the API would discard anyway.
 
+An answer that will not change by asking again (a 4xx other than 401, 408, 425 and 429: the
+record or its evidence is refused, the key may not write that site, the id clashes) moves the row
+to the dead letter: the ``dead`` table of the same file, with the record, its evidence paths and
+the API's answer. It stays there, counted in the metrics report, until ``tellerwatch outbox retry``
+queues it again (once the cause is fixed) or ``tellerwatch outbox drop`` removes it. Network
+errors, 401 (a wrong key, fixed by restarting with the right one), 408, 425, 429 and 5xx are
+retried with capped exponential backoff, as long as it takes. A 413 sends the record alone at once
+(operators see the violation) and parks a copy with its files in the dead letter, so the evidence
+can follow once the API takes larger uploads.
+
 A full disk stops clips, not violations: a state the outbox cannot store (SQLite "database or
 disk is full") is held in memory and sent from there, with an error in the log. It survives an
 API outage but not a pipeline restart, which is the best a full disk allows.
@@ -39,7 +49,9 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite3"
 DELIVERED_KEEP_S = 7 * 86400  # remember delivered fingerprints this long, to skip exact re-publishes
-RETRYABLE = frozenset({401, 403, 404, 408, 425, 429, 500, 502, 503, 504})
+# answers worth asking again: a wrong key (fixed by restarting with the right one), timeouts, rate
+# limits; every 5xx is transient too. Any other 4xx is permanent and goes to the dead letter.
+TRANSIENT_4XX = frozenset({401, 408, 425, 429})
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
     id TEXT PRIMARY KEY,
@@ -54,9 +66,17 @@ CREATE TABLE IF NOT EXISTS pending (
 );
 CREATE INDEX IF NOT EXISTS pending_due ON pending (next_at, seq);
 CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS dead (id TEXT NOT NULL, record TEXT NOT NULL, error TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dead (id TEXT NOT NULL, record TEXT NOT NULL, error TEXT, at REAL NOT NULL,
+    evidence TEXT, code INTEGER);
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+def is_transient(code: int) -> bool:
+    """True for a failure worth retrying with backoff (2xx is success, any other 4xx permanent)."""
+    if 200 <= code < 300:
+        return False
+    return code in TRANSIENT_4XX or code >= 500 or code < 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,18 @@ class OutboxItem:
     record: dict[str, Any]
     evidence: dict[str, str]
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A state the API refused for good; kept until retried or dropped by an engineer."""
+
+    id: str
+    record: dict[str, Any]
+    evidence: dict[str, str]
+    code: int | None
+    error: str
+    at: float
 
 
 class Outbox:
@@ -79,10 +111,18 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged publish survives power loss
         self._db.executescript(SCHEMA)
+        self._upgrade()
         try:
             self._db.execute("DELETE FROM delivered WHERE at < ?", (time.time() - DELIVERED_KEEP_S,))
         except sqlite3.Error as exc:  # a full disk must not stop the pipeline from starting
             log.warning("outbox %s: old delivery records not pruned: %s", path, exc)
+
+    def _upgrade(self) -> None:
+        """Outboxes written by older versions: add the dead letter's evidence and status columns."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(dead)")}
+        for column, kind in (("evidence", "TEXT"), ("code", "INTEGER")):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE dead ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -173,18 +213,82 @@ class Outbox:
         with self._lock:
             self._db.execute("UPDATE pending SET next_at = 0 WHERE next_at > 0")
 
-    def drop_evidence(self, item: OutboxItem) -> None:
-        with self._lock:
-            self._db.execute("UPDATE pending SET evidence = '{}' WHERE id = ? AND seq = ?", (item.id, item.seq))
-
-    def dead(self, item: OutboxItem, error: str) -> None:
-        """Park a record the API will never accept, where an engineer can look at it."""
+    def dead(self, item: OutboxItem, error: str, code: int | None = None, *, keep_pending: bool = False) -> None:
+        """Park a state the API will not accept, with its evidence, where an engineer can look at
+        it. One dead letter per violation: a newer refused state replaces an older one, and keeps
+        the older one's files if it has none of its own.
+        ``keep_pending`` parks a copy and sends the record on without its files (a 413)."""
         with self._transaction():
-            self._db.execute("DELETE FROM pending WHERE id = ? AND seq = ?", (item.id, item.seq))
+            evidence = item.evidence
+            if not evidence:
+                for (older,) in self._db.execute("SELECT evidence FROM dead WHERE id = ?", (item.id,)).fetchall():
+                    evidence = json.loads(older or "{}") or evidence
+            self._db.execute("DELETE FROM dead WHERE id = ?", (item.id,))
             self._db.execute(
-                "INSERT INTO dead (id, record, error, at) VALUES (?, ?, ?, ?)",
-                (item.id, json.dumps(item.record, ensure_ascii=False), error[:2000], time.time()),
+                "INSERT INTO dead (id, record, evidence, code, error, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    item.id,
+                    json.dumps(item.record, ensure_ascii=False),
+                    json.dumps(evidence),
+                    code,
+                    error[:2000],
+                    time.time(),
+                ),
             )
+            if keep_pending:
+                self._db.execute("UPDATE pending SET evidence = '{}' WHERE id = ? AND seq = ?", (item.id, item.seq))
+            else:
+                self._db.execute("DELETE FROM pending WHERE id = ? AND seq = ?", (item.id, item.seq))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Oldest first; for ``tellerwatch outbox list``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, record, evidence, code, error, at FROM dead ORDER BY at, rowid"
+            ).fetchall()
+        return [
+            DeadLetter(r[0], json.loads(r[1]), json.loads(r[2] or "{}"), r[3], r[4] or "", r[5]) for r in rows
+        ]
+
+    def retry_dead(self, ids: list[str] | None = None) -> list[str]:
+        """Queue dead letters again (all of them with ``None``); the ids queued.
+
+        A newer state of the same violation already waiting keeps its place and takes over the
+        dead letter's files if it has none. The fingerprint of delivered states is not consulted:
+        a retry is always sent."""
+        queued: list[str] = []
+        with self._transaction():
+            rows = self._db.execute("SELECT rowid, id, record, evidence FROM dead ORDER BY at, rowid").fetchall()
+            for rowid, vid, record_text, evidence_text in rows:
+                if ids is not None and vid not in ids:
+                    continue
+                evidence = json.loads(evidence_text or "{}")
+                pending = self._db.execute("SELECT evidence FROM pending WHERE id = ?", (vid,)).fetchone()
+                if pending is not None:
+                    if evidence and not json.loads(pending[0] or "{}"):
+                        self._db.execute(
+                            "UPDATE pending SET evidence = ?, next_at = 0 WHERE id = ?", (evidence_text, vid)
+                        )
+                else:
+                    self._db.execute(
+                        "INSERT INTO counter (name, value) VALUES ('seq', 1) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                    )
+                    seq = self._db.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()[0]
+                    self._db.execute(
+                        "INSERT INTO pending (id, seq, record, evidence, fingerprint, attempts, next_at, queued_at) "
+                        "VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
+                        (vid, seq, record_text, evidence_text or "{}",
+                         fingerprint(json.loads(record_text), evidence), time.time()),
+                    )
+                self._db.execute("DELETE FROM dead WHERE rowid = ?", (rowid,))
+                queued.append(vid)
+        return queued
+
+    def drop_dead(self, vid: str) -> bool:
+        """Forget a dead letter for good; False when there is none with that id."""
+        with self._transaction():
+            return self._db.execute("DELETE FROM dead WHERE id = ?", (vid,)).rowcount > 0
 
     def pending_count(self) -> int:
         with self._lock:
@@ -246,8 +350,13 @@ class HttpSink:
         # of waiting out that process's next_at (up to backoff_max_s).
         try:
             self.outbox.make_due()
+            dead = self.outbox.dead_count()
         except sqlite3.Error as exc:
             log.warning("outbox %s: %s", self.outbox.path, exc)
+            dead = 0
+        if dead:
+            log.warning("outbox %s: %d violation state(s) the API refused wait in the dead letter; "
+                        "see `tellerwatch outbox list`", self.outbox.path, dead)
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stats = {"queued": 0, "sent": 0, "retries": 0, "dead": 0, "skipped": 0, "held": 0}
@@ -315,7 +424,13 @@ class HttpSink:
 
     def post_metrics(self, report: dict[str, Any]) -> bool:
         """Best effort, not queued: a missed report is superseded by the next one. Blocks up to
-        ``timeout_s``, so call it from a reporting thread. Body: ``PipelineMetricsIn`` in api/schemas."""
+        ``timeout_s``, so call it from a reporting thread. Body: ``PipelineMetricsIn`` in api/schemas,
+        with this box's outbox added (``outbox_pending``, ``outbox_dead``: states waiting, and states
+        refused for good that wait for ``tellerwatch outbox retry`` or ``drop``)."""
+        try:
+            report = {**report, "outbox_pending": self.pending(), "outbox_dead": self.outbox.dead_count()}
+        except sqlite3.Error as exc:  # the report goes without them rather than not at all
+            log.debug("outbox %s: counts not reported: %s", self.outbox.path, exc)
         return self._best_effort("metrics/pipeline", json=report)
 
     def post_frame(self, site: str, camera: str, jpeg: bytes) -> bool:
@@ -446,19 +561,19 @@ class HttpSink:
             with self._cond:
                 if self._held.get(vid) is entry:
                     self._held[vid] = (record, {})
+            self._park(OutboxItem(vid, 0, record, evidence, 0), response, keep_pending=True, held=True)
             return 0.0
-        if code in RETRYABLE:
+        if is_transient(code):
             self.stats["retries"] += 1
             return self._backoff(_retry_after(response.headers.get("retry-after")))
         with self._cond:
             if self._held.get(vid) is entry:  # not replaced by a newer state meanwhile
                 del self._held[vid]
-        if code in (200, 201):
+        if 200 <= code < 300:
             self._failures = 0
             self.stats["sent"] += 1
         else:
-            self.stats["dead"] += 1
-            log.error("API refused %s with %d (%s); not kept (the disk is full)", vid, code, response.text[:200])
+            self._park(OutboxItem(vid, 0, record, evidence, 0), response, held=True)
         return 0.0
 
     def _backoff(self, retry_after: float | None = None) -> float:
@@ -487,7 +602,7 @@ class HttpSink:
             )
             return delay
         code = response.status_code
-        if code in (200, 201):
+        if 200 <= code < 300:
             self._failures = 0
             self.stats["sent"] += 1
             try:
@@ -500,27 +615,38 @@ class HttpSink:
                 self._disk_error(exc, "a delivered event could not be marked as such")
             return 0.0
         if code == 413 and files:
-            log.warning("API refused the evidence of %s as too large; sending the record alone", item.id)
-            self.outbox.drop_evidence(item)
+            self._park(item, response, keep_pending=True)
             return 0.0
-        if code in RETRYABLE:
+        if is_transient(code):
             retry_after = _retry_after(response.headers.get("retry-after"))
             delay = self._backoff(retry_after)
             self.stats["retries"] += 1
             self.outbox.retry_later(item, delay, f"HTTP {code}: {response.text[:200]}")
-            level = logging.ERROR if code in (401, 403) else logging.WARNING
+            level = logging.ERROR if code == 401 else logging.WARNING
             log.log(level, "API answered %d for %s; keeping it, next try in %.1f s", code, item.id, delay)
             return delay
-        self.stats["dead"] += 1
-        self.outbox.dead(item, f"HTTP {code}: {response.text[:1000]}")
-        log.error(
-            "API refused %s with %d (%s); parked in %s table 'dead'",
-            item.id,
-            code,
-            response.text[:200],
-            self.outbox.path,
-        )
+        self._park(item, response)
         return 0.0
+
+    def _park(self, item: OutboxItem, response: httpx.Response, *, keep_pending: bool = False,
+              held: bool = False) -> None:
+        """Move a permanently refused state to the dead letter (with a 413: a copy with its files,
+        while the record goes on alone). Raises ``sqlite3.Error`` on a full disk, except for a
+        state that was held in memory because of it: that one can only be logged."""
+        code = response.status_code
+        self.stats["dead"] += 1
+        try:
+            self.outbox.dead(item, f"HTTP {code}: {response.text[:1000]}", code, keep_pending=keep_pending and not held)
+        except sqlite3.Error as exc:
+            if not held:
+                raise
+            self._disk_error(exc, f"refused violation {item.id} ({code}) is not kept")
+            return
+        what = "its evidence" if keep_pending else "it"
+        log.error(
+            "API refused %s with %d (%s); %s is kept in the dead letter of %s (see `tellerwatch outbox list`)",
+            item.id, code, response.text[:200], what, self.outbox.path,
+        )
 
     def _post(self, record: dict[str, Any], files: dict[str, Path]) -> httpx.Response:
         if not files:
