@@ -40,6 +40,17 @@ def data_dir() -> Path:
     return Path(os.environ.get("TELLERWATCH_DATA_DIR", "./data"))
 
 
+def writable_data_dir() -> Path:
+    """The data dir, created and proven writable; one line and exit 2 otherwise."""
+    from vision.datadir import DataDirError, check_data_dir
+
+    try:
+        return check_data_dir(data_dir())
+    except DataDirError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
 def fail(message: str) -> None:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
@@ -114,6 +125,7 @@ def run_cmd(
 ) -> None:
     """Run every camera in CONFIG; files run to their end, then exit 0."""
     cfg = _load(config)
+    writable_data_dir()
     try:
         sinks = _build_sinks(cfg)
     except TellerWatchError as exc:
@@ -130,6 +142,7 @@ def run_cmd(
             sinks=sinks,
             motion_gating=False if no_motion_gating else None,
             quiet=quiet,
+            journal=True,
         )
     except TellerWatchError as exc:
         fail(str(exc))
@@ -145,6 +158,9 @@ def run_cmd(
         if r.error:
             line += f"; stopped: {r.error}"
         err.print(line, markup=False, highlight=False)
+    if report.recovered:
+        err.print(f"{len(report.recovered)} violation(s) left open by a run that stopped were closed as "
+                  "interrupted", markup=False)
     err.print(f"{len(report.violations)} violation(s) in {report.wall_s:.1f} s", markup=False)
     if failed and len(failed) == len(report.cameras):
         fail(failed[0].error or "every camera failed")
@@ -163,7 +179,7 @@ def eval_cmd(
     cfg = _load(config)
     try:
         gt = load_truth(truth)
-        report = _progress_run(cfg, data_dir=data_dir(), clips=not no_clips)
+        report = _progress_run(cfg, data_dir=writable_data_dir(), clips=not no_clips)
     except TellerWatchError as exc:
         fail(str(exc))
         return
@@ -202,7 +218,7 @@ def bench_cmd(
 
     cfg = _load(config)
     try:
-        result = bench(cfg, data_dir=data_dir(), copies=cameras, clips=not no_clips,
+        result = bench(cfg, data_dir=writable_data_dir(), copies=cameras, clips=not no_clips,
                        motion_gating=False if no_motion_gating else None, max_seconds=max_seconds)
     except TellerWatchError as exc:
         fail(str(exc))
@@ -251,9 +267,17 @@ def serve(
 ) -> None:
     """Serve the API and web pages."""
     from api.cli_support import serve as do_serve
+    from vision.datadir import DataDirError, check_data_dir
 
     if config is not None:
         _load(config)
+    try:
+        check_data_dir(data_dir())
+        evidence = os.environ.get("TELLERWATCH_EVIDENCE_DIR")
+        if evidence:
+            check_data_dir(Path(evidence), "evidence dir")
+    except DataDirError as exc:
+        fail(str(exc))
     try:
         do_serve(config, host, port)
     except (TellerWatchError, ValueError) as exc:
