@@ -203,6 +203,7 @@ def run_camera(
                     health.delivered(camera.id, item)
                 if isinstance(item, SourceGap):
                     report.gaps.append(item)
+                    pipeline.restart_warmup()
                     log.warning("camera %s: no frames from %s to %s (%s)", camera.id, item.started, item.ended,
                                 item.reason)
                     continue
