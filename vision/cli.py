@@ -236,6 +236,16 @@ def bench_cmd(
         f"non-model/detector p50 {result['non_model_share_of_detector']}",
         markup=False,
     )
+    if result.get("motion"):
+        m = result["motion"]
+        out.print(
+            f"motion gate: {m['gate_p50_ms']:.2f} ms p50 per frame ({m['gate_total_s']:.2f} s over "
+            f"{m['frames_checked']} frames); detector runs saved {m['detector_runs_saved']} of {result['frames']} "
+            f"({100 * m['saved_share']:.1f}%), ~{m['detector_s_saved']:.2f} s of detector time, net "
+            f"{m['net_s_saved']:.2f} s",
+            markup=False,
+            soft_wrap=True,
+        )
     if json_out:
         json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
 

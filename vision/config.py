@@ -384,7 +384,10 @@ class EvidenceConfig(Strict):
 
 class MotionConfig(Strict):
     enabled: bool = True
-    threshold: float = Field(0.002, ge=0, le=1, description="changed-pixel fraction that counts as motion")
+    threshold: float = Field(
+        0.002, ge=0, le=1,
+        description="changed-pixel fraction of any one zone, or of the area around a person box, that counts as motion",
+    )
     max_skip_s: float = Field(2.0, ge=0, le=60, description="detect at least this often even when still")
 
 
