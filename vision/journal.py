@@ -16,8 +16,10 @@ under ``evidence/`` is removed. The runner sends these records through the sinks
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ from vision.events import Violation, ViolationState, iso_ms
 log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.sqlite3"
+LOCK_FILE = "journal.lock"
 SEEN_EVERY_S = 1.0  # media seconds between two writes of a camera's last frame time
 
 SCHEMA = """
@@ -49,11 +52,24 @@ CREATE TABLE IF NOT EXISTS last_frame (
 
 
 class Journal:
-    """Thread-safe; one per data dir and process (camera threads share it)."""
+    """Thread-safe; one per data dir and process (camera threads share it).
+
+    The process that holds ``journal.lock`` (an exclusive ``flock``, released by the kernel when
+    the process dies, however it dies) owns what the journal holds from earlier runs. A second run
+    started on the same data dir while the first is still running does not own it: recovering
+    then would close the first run's live violations and delete its clips in progress.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / JOURNAL_FILE
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.owner = True
+        except OSError:
+            self.owner = False
+            log.warning("another tellerwatch run is using %s; what it has open is left to it", data_dir)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -139,7 +155,10 @@ class Journal:
     # ------------------------------------------------------------------ at start
 
     def left_open(self) -> list[Violation]:
-        """What a previous run left in the journal, closed as interrupted (not yet forgotten)."""
+        """What a previous run left in the journal, closed as interrupted (not yet forgotten);
+        nothing where another live process owns the journal."""
+        if not self.owner:
+            return []
         with self._lock:
             rows = self._db.execute("SELECT id, site, camera, record FROM open_violations ORDER BY rowid").fetchall()
             seen = {(s, c): ts for s, c, ts in self._db.execute("SELECT site, camera, ts FROM last_frame")}
@@ -166,6 +185,7 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        os.close(self._lock_fd)  # releases the flock
 
 
 def interrupted(v: Violation, last_ts: datetime | None) -> Violation:

@@ -124,8 +124,8 @@ class ViolationRouter:
     def recover(self) -> list[Violation]:
         """Close and send what a run that died left open (``details.interrupted``); drop its
         partial evidence files. Returns the records sent."""
-        if self.journal is None:
-            return []
+        if self.journal is None or not self.journal.owner:
+            return []  # without the journal's lock, partial files may be another live run's
         removed = remove_partial_files(self.data_dir)
         if removed:
             log.warning("removed %d partial evidence file(s) left by a run that stopped", len(removed))
