@@ -576,6 +576,8 @@ class _Loader(yaml.SafeLoader):
         part = index.value if isinstance(index, yaml.ScalarNode) else index
         self._path.append("?" if isinstance(index, yaml.Node) and part is index else part)
         try:
+            if isinstance(parent, yaml.SequenceNode) and isinstance(index, int):
+                self._check_count(parent, index)
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
                 anchor = str(event.anchor)
@@ -592,6 +594,21 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
             self._path.pop()
+
+    def _check_count(self, parent: yaml.SequenceNode, index: int) -> None:
+        """Refuse the 65th camera (zone, 257th point) as it is read: a file of many thousands
+        would otherwise be composed in full before validation said so."""
+        path = tuple(p for p in self._path[:-1] if p is not None)
+        limit = None
+        if path == ("cameras",):
+            limit, what = MAX_CAMERAS, "cameras per config"
+        elif len(path) == 3 and path[0] == "cameras" and path[2] == "zones":
+            limit, what = MAX_ZONES, "zones per camera"
+        elif len(path) == 5 and path[0] == "cameras" and path[2] == "zones" and path[4] == "polygon":
+            limit, what = MAX_POLYGON_POINTS, "points per polygon"
+        if limit is not None and index >= limit:
+            raise _LimitError(parent.start_mark.line + 1, path, "[...]",
+                              f"List should have at most {limit} items ({what})")
 
     def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
         self._opening(anchor, True)

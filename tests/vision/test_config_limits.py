@@ -42,6 +42,8 @@ CASES = {
     "zones": (HEAD + camera(0, zones=65), 6, "cameras -> 0 -> zones", "at most 64 items"),
     "points": (HEAD + camera(0, points=257), 6, "cameras -> 0 -> zones -> 0 -> polygon", "at most 256 items"),
     "cameras": (HEAD + "".join(camera(i) for i in range(65)), 3, "cameras", "at most 64 items"),
+    # refused at the 65th camera as the file is read, not after composing 900 kB of YAML
+    "many-cameras": (HEAD + "".join(camera(i) for i in range(6000)), 3, "cameras", "at most 64 items"),
 }
 
 
