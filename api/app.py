@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
     app.state.zone_live = {}
     app.state.zone_applied = {}
+    app.state.camera_status = {}  # (site, camera) -> (status, reported at): the latest pipeline report
 
     def count_too_large(path: str) -> None:
         if path == f"{API_PREFIX}/events":

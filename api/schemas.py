@@ -298,9 +298,13 @@ class CameraPublic(BaseModel):
     zones_version: int
     has_frame: bool
     frame_at: datetime | None
-    last_seen: datetime
+    last_seen: datetime | None
+    status: Literal["up", "down", "reconnecting"] | None = Field(
+        None, description="as the pipeline last reported it (POST /metrics/pipeline); None: no report since start"
+    )
+    status_at: datetime | None = Field(None, description="when that report arrived")
 
-    @field_serializer("frame_at", "last_seen")
+    @field_serializer("frame_at", "last_seen", "status_at")
     def _iso(self, v: datetime | None) -> str | None:
         return iso_ms(v) if v is not None else None
 

@@ -48,6 +48,16 @@ def data_dir() -> Path:
     return Path(os.environ.get("TELLERWATCH_DATA_DIR", "./data"))
 
 
+def writable_data_dir() -> Path:
+    """The data dir, created and proven writable; one line and exit 2 otherwise."""
+    from vision.datadir import DataDirError, check_data_dir
+
+    try:
+        return check_data_dir(data_dir())
+    except DataDirError as exc:
+        fail(str(exc))
+
+
 def fail(message: str) -> NoReturn:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
@@ -122,6 +132,7 @@ def run_cmd(
 ) -> None:
     """Run every camera in CONFIG; files run to their end, then exit 0."""
     cfg = _load(config)
+    writable_data_dir()
     try:
         sinks = _build_sinks(cfg)
     except TellerWatchError as exc:
@@ -138,6 +149,7 @@ def run_cmd(
             sinks=sinks,
             motion_gating=False if no_motion_gating else None,
             quiet=quiet,
+            journal=True,
         )
     except TellerWatchError as exc:
         fail(str(exc))
@@ -153,6 +165,9 @@ def run_cmd(
         if r.error:
             line += f"; stopped: {r.error}"
         err.print(line, markup=False, highlight=False)
+    if report.recovered:
+        err.print(f"{len(report.recovered)} violation(s) left open by a run that stopped were closed as "
+                  "interrupted", markup=False)
     err.print(f"{len(report.violations)} violation(s) in {report.wall_s:.1f} s", markup=False)
     if failed and len(failed) == len(report.cameras):
         fail(failed[0].error or "every camera failed")
@@ -171,7 +186,7 @@ def eval_cmd(
     cfg = _load(config)
     try:
         gt = load_truth(truth)
-        report = _progress_run(cfg, data_dir=data_dir(), clips=not no_clips)
+        report = _progress_run(cfg, data_dir=writable_data_dir(), clips=not no_clips)
     except TellerWatchError as exc:
         fail(str(exc))
         return
@@ -210,7 +225,7 @@ def bench_cmd(
 
     cfg = _load(config)
     try:
-        result = bench(cfg, data_dir=data_dir(), copies=cameras, clips=not no_clips,
+        result = bench(cfg, data_dir=writable_data_dir(), copies=cameras, clips=not no_clips,
                        motion_gating=False if no_motion_gating else None, max_seconds=max_seconds)
     except TellerWatchError as exc:
         fail(str(exc))
@@ -228,6 +243,16 @@ def bench_cmd(
         f"non-model/detector p50 {result['non_model_share_of_detector']}",
         markup=False,
     )
+    if result.get("motion"):
+        m = result["motion"]
+        out.print(
+            f"motion gate: {m['gate_p50_ms']:.2f} ms p50 per frame ({m['gate_total_s']:.2f} s over "
+            f"{m['frames_checked']} frames); detector runs saved {m['detector_runs_saved']} of {result['frames']} "
+            f"({100 * m['saved_share']:.1f}%), ~{m['detector_s_saved']:.2f} s of detector time, net "
+            f"{m['net_s_saved']:.2f} s",
+            markup=False,
+            soft_wrap=True,
+        )
     if json_out:
         json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
@@ -259,9 +284,17 @@ def serve(
 ) -> None:
     """Serve the API and web pages."""
     from api.cli_support import serve as do_serve
+    from vision.datadir import DataDirError, check_data_dir
 
     if config is not None:
         _load(config)
+    try:
+        check_data_dir(data_dir())
+        evidence = os.environ.get("TELLERWATCH_EVIDENCE_DIR")
+        if evidence:
+            check_data_dir(Path(evidence), "evidence dir")
+    except DataDirError as exc:
+        fail(str(exc))
     try:
         do_serve(config, host, port)
     except (TellerWatchError, ValueError) as exc:

@@ -31,6 +31,12 @@ from pydantic import (
 from vision.errors import ConfigError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Limits that keep a hostile or mistaken config from tying up the box (docs/CONTRACT.md)
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CAMERAS = 64
+MAX_ZONES = 64
+MAX_POLYGON_POINTS = 256
+MAX_ALIAS_NODES = 10_000  # YAML nodes that aliases may add on top of the text (billion laughs)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
@@ -228,7 +234,8 @@ class ZoneConfig(Strict):
     name: str = Field(pattern=ID_PATTERN)
     kind: ZoneKind = ZoneKind.generic
     polygon: list[tuple[float, float]] = Field(
-        min_length=3, description="points (x, y) in normalised [0, 1] image coordinates"
+        min_length=3, max_length=MAX_POLYGON_POINTS,
+        description="points (x, y) in normalised [0, 1] image coordinates",
     )
     anchor: Literal["center", "bottom_center", "top_center"] | None = Field(
         None, description="point of a person's box tested against the polygon; default by kind"
@@ -377,7 +384,10 @@ class EvidenceConfig(Strict):
 
 class MotionConfig(Strict):
     enabled: bool = True
-    threshold: float = Field(0.002, ge=0, le=1, description="changed-pixel fraction that counts as motion")
+    threshold: float = Field(
+        0.002, ge=0, le=1,
+        description="changed-pixel fraction of any one zone, or of the area around a person box, that counts as motion",
+    )
     max_skip_s: float = Field(2.0, ge=0, le=60, description="detect at least this often even when still")
 
 
@@ -390,7 +400,7 @@ class CameraConfig(Strict):
     replay_start: datetime | None = Field(None, description="files: wall-clock time of frame 0")
     analysis_fps: float = Field(5.0, gt=0, le=60)
     loop: bool = Field(False, description="files: start again at the end (demo, soak)")
-    zones: list[ZoneConfig] = Field(default_factory=list)
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=MAX_ZONES)
     staff: StaffConfig = Field(default_factory=StaffConfig)
     rules: list[RuleConfig] = Field(default_factory=list)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
@@ -453,7 +463,7 @@ class AppConfig(Strict):
     site: SiteConfig
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     sinks: SinksConfig = Field(default_factory=SinksConfig)
-    cameras: list[CameraConfig] = Field(min_length=1)
+    cameras: list[CameraConfig] = Field(min_length=1, max_length=MAX_CAMERAS)
 
     _path: Path | None = PrivateAttr(None)
 
@@ -534,8 +544,109 @@ def format_errors(exc: ValidationError, root: yaml.Node | None, filename: str) -
     return lines
 
 
+class _LimitError(yaml.YAMLError):
+    """A YAML construct the config refuses before building anything from it (line and key path)."""
+
+    def __init__(self, line: int, path: tuple[Any, ...], value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.path, self.value, self.reason = line, path, value, reason
+
+    def format(self, filename: str) -> str:
+        where = " -> ".join(_key_text(p) for p in self.path) or "(top level)"
+        return f"{filename}:{self.line}: {where}: {self.value}: {self.reason}"
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose impossible dates (2026-02-30) are YAML errors with a line, not ValueError."""
+    """SafeLoader whose impossible dates (2026-02-30) are YAML errors with a line, not ValueError,
+    and that refuses aliases expanding too far (billion laughs) or into the node that holds them.
+
+    Aliases share nodes, so composing and constructing stay cheap; what explodes is everything
+    that walks the result (validation, duplicate-key checks). Each alias is charged the expanded
+    size of what it names (memoised per node), and the total may not pass ``MAX_ALIAS_NODES``.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[Any] = []
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+        self.alias_nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        part = index.value if isinstance(index, yaml.ScalarNode) else index
+        self._path.append("?" if isinstance(index, yaml.Node) and part is index else part)
+        try:
+            if isinstance(parent, yaml.SequenceNode) and isinstance(index, int):
+                self._check_count(parent, index)
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                anchor = str(event.anchor)
+                here = tuple(p for p in self._path if p is not None)
+                line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                if anchor in self._open_anchors:
+                    raise _LimitError(line, here, f"*{anchor}", "the alias refers to the node that contains it")
+                target = self.anchors.get(anchor)
+                if target is not None:
+                    self.alias_nodes += self._expanded(target)
+                    if self.alias_nodes > MAX_ALIAS_NODES:
+                        raise _LimitError(line, here, f"*{anchor}",
+                                          f"aliases expand the config by more than {MAX_ALIAS_NODES} YAML nodes")
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._path.pop()
+
+    def _check_count(self, parent: yaml.SequenceNode, index: int) -> None:
+        """Refuse the 65th camera (zone, 257th point) as it is read: a file of many thousands
+        would otherwise be composed in full before validation said so."""
+        path = tuple(p for p in self._path[:-1] if p is not None)
+        limit = None
+        if path == ("cameras",):
+            limit, what = MAX_CAMERAS, "cameras per config"
+        elif len(path) == 3 and path[0] == "cameras" and path[2] == "zones":
+            limit, what = MAX_ZONES, "zones per camera"
+        elif len(path) == 5 and path[0] == "cameras" and path[2] == "zones" and path[4] == "polygon":
+            limit, what = MAX_POLYGON_POINTS, "points per polygon"
+        if limit is not None and index >= limit:
+            raise _LimitError(parent.start_mark.line + 1, path, "[...]",
+                              f"List should have at most {limit} items ({what})")
+
+    def compose_sequence_node(self, anchor: Any) -> yaml.SequenceNode:
+        self._opening(anchor, True)
+        try:
+            return super().compose_sequence_node(anchor)
+        finally:
+            self._opening(anchor, False)
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        self._opening(anchor, True)
+        try:
+            return super().compose_mapping_node(anchor)
+        finally:
+            self._opening(anchor, False)
+
+    def _opening(self, anchor: Any, is_open: bool) -> None:
+        if isinstance(anchor, str):
+            (self._open_anchors.add if is_open else self._open_anchors.discard)(anchor)
+
+    def _expanded(self, node: yaml.Node) -> int:
+        """Nodes ``node`` stands for once every alias inside it is expanded (no cycles: see above)."""
+        stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+        while stack:
+            n, children_done = stack.pop()
+            if id(n) in self._sizes:
+                continue
+            if isinstance(n, yaml.SequenceNode):
+                kids: list[yaml.Node] = list(n.value)
+            elif isinstance(n, yaml.MappingNode):
+                kids = [x for pair in n.value for x in pair]
+            else:
+                kids = []
+            if children_done or not kids:
+                self._sizes[id(n)] = min(1 + sum(self._sizes.get(id(k), 1) for k in kids), 1 << 62)
+            else:
+                stack.append((n, True))
+                stack.extend((k, False) for k in kids if id(k) not in self._sizes)
+        return self._sizes[id(node)]
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
@@ -581,10 +692,24 @@ def _duplicate_keys(root: yaml.Node | None, filename: str) -> list[str]:
     return [text for _, text in sorted(problems)]
 
 
+def _too_big(filename: str, size: int) -> ConfigError:
+    msg = (f"{filename}:1: (top level): {size} bytes: a config file may be at most {MAX_CONFIG_BYTES} bytes "
+           "(1 MB)")
+    return ConfigError(msg, [msg])
+
+
 def parse_config(text: str, *, base_dir: Path, filename: str = "<config>", check_files: bool = True) -> AppConfig:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_CONFIG_BYTES:
+        raise _too_big(filename, size)
+    loader: _Loader | None = None
     try:
-        root = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        loader = _Loader(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except _LimitError as exc:
+        msg = exc.format(filename)
+        raise ConfigError(msg, [msg]) from None
     except yaml.YAMLError as exc:
         where = f"{filename}:{_yaml_line(exc, text)}"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -592,6 +717,9 @@ def parse_config(text: str, *, base_dir: Path, filename: str = "<config>", check
     except RecursionError:
         msg = f"{filename}:1: not valid YAML: nested too deeply"
         raise ConfigError(msg, [msg]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         msg = f"{filename}:1: the config must be a mapping with 'site' and 'cameras'"
         raise ConfigError(msg, [msg])
@@ -614,6 +742,9 @@ def load_config(path: str | Path, *, check_files: bool = True) -> AppConfig:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}", [f"config file not found: {p}"])
     try:
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:  # refused before reading: the file may be any size
+            raise _too_big(str(p), size)
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {p}: {exc}", [f"cannot read config {p}: {exc}"]) from None

@@ -54,3 +54,6 @@ class Observation:
     ts: datetime
     zones: dict[str, ZoneState] = field(default_factory=dict)
     tracks: tuple[TrackObs, ...] = ()
+    # the tracker (and staff identity) has not yet had the frames it needs to confirm the people in
+    # view, after the stream started or came back: rules must not judge a zone empty or short of staff
+    warming: bool = False

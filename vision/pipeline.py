@@ -30,6 +30,8 @@ from vision.timing import StageTimes
 from vision.tracking import PersonTracker
 from vision.zones import ZoneSet
 
+WARMUP_MAX_S = 5.0  # the longest the rules wait for the people in view to be confirmed
+
 
 @dataclass(frozen=True, slots=True)
 class ZoneCount:
@@ -102,6 +104,9 @@ class CameraPipeline:
         self._last_items = sv.Detections.empty()
         self.frames = 0
         self.detections_run = 0
+        self._warm_frames = 0  # analysed frames since the stream started or came back
+        self._warm_start_t: float | None = None
+        self.warmup_frames = 0  # frames the rules were held back for, over the whole run
 
     def _ensure_zones(self, frame: Frame) -> ZoneSet:
         if self._zones is None or (self._zones.width, self._zones.height) != (frame.width, frame.height):
@@ -122,6 +127,25 @@ class CameraPipeline:
         if self.motion is not None:
             self.motion = MotionGate(self.camera.motion, self.camera.zones)
         self.evidence.camera = self.camera
+
+    def restart_warmup(self) -> None:
+        """The stream came back after a gap: the people in view must be confirmed again."""
+        self._warm_frames, self._warm_start_t = 0, None
+
+    def _warming(self, frame: Frame, tracks: list[TrackObs]) -> bool:
+        """True while the tracker has not had ``min_consecutive`` frames since (re)start, or a
+        person in a zone is still unconfirmed (no id) or undecided (staff identity), within
+        ``min_consecutive + min_evidence + 1`` frames and ``WARMUP_MAX_S`` of the start."""
+        self._warm_frames += 1
+        if self._warm_start_t is None:
+            self._warm_start_t = frame.t
+        n = self._warm_frames
+        cap = self.tracker.min_consecutive + self.camera.staff.min_evidence + 1
+        if n > cap or frame.t - self._warm_start_t > WARMUP_MAX_S:
+            return False
+        if n < self.tracker.min_consecutive:
+            return True
+        return any(o.zones and (o.track_id < 0 or o.is_staff is None) for o in tracks)
 
     def process(self, frame: Frame) -> FrameResult:
         times = self.times
@@ -179,7 +203,10 @@ class CameraPipeline:
                     undecided_track_ids=undecided,
                     items=zone_items.get(z.name, ()),
                 )
-            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs))
+            warming = self._warming(frame, track_obs)
+            self.warmup_frames += warming
+            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs),
+                              warming)
 
         with times.time("rules"):
             changes = self.rules.step(obs)

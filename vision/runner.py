@@ -26,6 +26,7 @@ from vision.errors import SourceError, TellerWatchError
 from vision.events import ChangeKind, Violation, ViolationChange
 from vision.frames import Frame, SourceGap
 from vision.health import DEFAULT_DOWN_AFTER_S, DEFAULT_INTERVAL_S, HealthMonitor, StatusReporter
+from vision.journal import Journal, remove_partial_files, settle_evidence
 from vision.pipeline import CameraPipeline, FrameResult
 from vision.sources import open_source
 from vision.timing import StageTimes
@@ -57,6 +58,7 @@ class RunReport:
     violations: list[Violation]
     wall_s: float
     times: StageTimes
+    recovered: list[Violation] = field(default_factory=list)  # left open by a run that died
 
 
 class JsonlWriter:
@@ -81,19 +83,28 @@ class JsonlWriter:
 
 
 class ViolationRouter:
-    """Sends every change to the sinks and writes each violation's final state once."""
+    """Sends every change to the sinks and writes each violation's final state once.
 
-    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool, data_dir: Path) -> None:
+    With a ``journal``, each change is journalled before it goes out, and a violation leaves the
+    journal once its final state has gone to the sinks (see ``vision.journal``).
+    """
+
+    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool, data_dir: Path,
+                 journal: Journal | None = None) -> None:
         self.sinks = sinks
         self.data_dir = data_dir
         self.events = events
         self.clips = clips
+        self.journal = journal
         self.final: dict[str, Violation] = {}
         self._lock = threading.Lock()
 
     def change(self, change: ViolationChange) -> None:
+        final_now = change.kind == ChangeKind.ended and not self.clips
+        if self.journal is not None and not final_now:
+            self.journal.record(change.violation)
         self._publish(change.violation)
-        if change.kind == ChangeKind.ended and not self.clips:
+        if final_now:
             self.final_state(change.violation)
 
     def final_state(self, violation: Violation) -> None:
@@ -102,10 +113,35 @@ class ViolationRouter:
                 return
             self.final[violation.id] = violation
         self.events.write(violation.to_json_dict())
-        if self.clips:
-            self._publish(violation, with_evidence=True)
+        ok = self._publish(violation, with_evidence=True) if self.clips else True
+        if self.journal is not None and ok:
+            self.journal.forget(violation)
 
-    def _publish(self, violation: Violation, with_evidence: bool = False) -> None:
+    def seen(self, site: str, camera: str, ts: datetime) -> None:
+        if self.journal is not None:
+            self.journal.seen(site, camera, ts)
+
+    def recover(self) -> list[Violation]:
+        """Close and send what a run that died left open (``details.interrupted``); drop its
+        partial evidence files. Returns the records sent."""
+        if self.journal is None or not self.journal.owner:
+            return []  # without the journal's lock, partial files may be another live run's
+        removed = remove_partial_files(self.data_dir)
+        if removed:
+            log.warning("removed %d partial evidence file(s) left by a run that stopped", len(removed))
+        sent = []
+        for v in self.journal.left_open():
+            v = settle_evidence(v, self.data_dir)
+            log.warning("violation %s (%s %s %s) was left open by a run that stopped; closed at %s as interrupted",
+                        v.id, v.camera, v.rule, v.zone, v.ended_at)
+            self.events.write(v.to_json_dict())
+            if self._publish(v, with_evidence=True):
+                self.journal.forget(v)
+            sent.append(v)
+        return sent
+
+    def _publish(self, violation: Violation, with_evidence: bool = False) -> bool:
+        """To every sink; False where one of them failed to take it."""
         evidence = None
         if with_evidence:
             evidence = {
@@ -113,11 +149,14 @@ class ViolationRouter:
                 for kind, rel in (("snapshot", violation.snapshot), ("clip", violation.clip))
                 if rel and (self.data_dir / rel).is_file()
             }
+        ok = True
         for sink in self.sinks:
             try:
                 sink.publish(violation, evidence)
             except Exception as exc:  # a broken sink must not stop the cameras  # noqa: BLE001
                 log.error("sink %s failed for %s: %s", type(sink).__name__, violation.id, exc)
+                ok = False
+        return ok
 
     def zone_counts(self, site: str, result: FrameResult) -> None:
         counts = {name: z.staff for name, z in result.zones.items()}
@@ -164,6 +203,7 @@ def run_camera(
                     health.delivered(camera.id, item)
                 if isinstance(item, SourceGap):
                     report.gaps.append(item)
+                    pipeline.restart_warmup()
                     log.warning("camera %s: no frames from %s to %s (%s)", camera.id, item.started, item.ended,
                                 item.reason)
                     continue
@@ -181,6 +221,7 @@ def run_camera(
                 if report.origin is None:
                     report.origin = frame.ts - timedelta(seconds=frame.t)
                 result = pipeline.process(frame)
+                router.seen(app.site.id, camera.id, frame.ts)
                 report.frames += 1
                 report.last_t = frame.t
                 frames_out.write(result.to_json_dict())
@@ -234,11 +275,15 @@ def run(
     stop: threading.Event | None = None,
     status_interval_s: float | None = DEFAULT_INTERVAL_S,
     down_after_s: float = DEFAULT_DOWN_AFTER_S,
+    journal: bool = False,
 ) -> RunReport:
     """Runs all cameras to the end of their files (or until ``stop``); returns what happened.
 
     Every ``status_interval_s`` (None: never) each camera's status (up / reconnecting / down,
     see ``vision.health``) and frame rate go to the sinks that have ``post_metrics``.
+
+    With ``journal`` (``tellerwatch run``), open violations are journalled under ``data_dir`` and
+    those a previous run left open are closed as interrupted before the cameras start.
     """
     stop = stop or threading.Event()
     det: Any = shared_detector(detector or build_detector(app.detector), len(app.cameras))
@@ -246,7 +291,9 @@ def run(
     times = StageTimes()
     events = JsonlWriter(events_jsonl)
     frames_out = JsonlWriter(frames_jsonl)
-    router = ViolationRouter(sinks or [], events, clips, data_dir)
+    jr = Journal(data_dir) if journal else None
+    router = ViolationRouter(sinks or [], events, clips, data_dir, jr)
+    recovered = router.recover()
     reports = {c.id: CameraReport(c.id) for c in app.cameras}
     pipelines = {
         c.id: CameraPipeline(app, c, det, data_dir=data_dir, clips=clips, times=times, motion_gating=motion_gating)
@@ -291,4 +338,6 @@ def run(
     wall = time.perf_counter() - start
     events.close()
     frames_out.close()
-    return RunReport(reports, list(router.final.values()), wall, times)
+    if jr is not None:
+        jr.close()
+    return RunReport(reports, list(router.final.values()), wall, times, recovered)

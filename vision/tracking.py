@@ -23,6 +23,7 @@ class PersonTracker:
     ) -> None:
         if analysis_fps <= 0:
             raise ValueError(f"analysis_fps must be > 0, got {analysis_fps}")
+        self.min_consecutive = min_consecutive  # frames before a new track gets an id
         activation = min(0.95, detector_confidence + 0.05)
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, int(round(lost_track_s * 30))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated
 
@@ -103,22 +104,34 @@ def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
 
 
 @router.get("", response_model=list[CameraPublic])
-def list_cameras(session: SessionDep, user: Reader, site: SiteQuery = None) -> list[CameraPublic]:
+def list_cameras(
+    request: Request,
+    session: SessionDep,
+    user: Reader,
+    site: SiteQuery = None,
+    reported: Annotated[
+        bool, Query(description="also list cameras known only from pipeline status reports (never a frame)")
+    ] = False,
+) -> list[CameraPublic]:
+    """Cameras with violations, frames or zones, each with its last reported status; with
+    ``reported=true`` also those known only from status reports (a camera that never delivered a
+    frame is listed, ``down``, so that operators see it)."""
     site = scoped_site(user, site)
     q = select(Camera).order_by(Camera.site, Camera.camera_id)
     if site is not None:
         q = q.where(Camera.site == site)
-    return [
-        CameraPublic(
-            site=c.site,
-            camera=c.camera_id,
-            zones_version=c.zones_version,
-            has_frame=c.frame_at is not None,
-            frame_at=c.frame_at,
-            last_seen=c.last_seen,
-        )
-        for c in session.scalars(q)
-    ]
+    statuses: dict[tuple[str, str], tuple[str, datetime]] = dict(request.app.state.camera_status)
+    out = []
+    for c in session.scalars(q):
+        status_, at = statuses.pop((c.site, c.camera_id), (None, None))
+        out.append(CameraPublic(site=c.site, camera=c.camera_id, zones_version=c.zones_version,
+                                has_frame=c.frame_at is not None, frame_at=c.frame_at, last_seen=c.last_seen,
+                                status=status_, status_at=at))
+    for (s, cam), (status_, at) in sorted(statuses.items()) if reported else ():
+        if site is None or s == site:
+            out.append(CameraPublic(site=s, camera=cam, zones_version=0, has_frame=False, frame_at=None,
+                                    last_seen=None, status=status_, status_at=at))
+    return out
 
 
 @router.get(
@@ -268,6 +281,7 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: Pipeline
     else:
         m.camera_fps.labels(*labels).set(body.analysed / body.interval_s)
     m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
+    request.app.state.camera_status[labels] = (body.status, utcnow())
     for state in CAMERA_STATES:
         m.camera_status.labels(*labels, state).set(1 if body.status == state else 0)
     m.camera_frames.labels(*labels).inc(body.frames)

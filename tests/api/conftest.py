@@ -104,6 +104,7 @@ def app(api_app: FastAPI, users: Users) -> FastAPI:
     s: Settings = api_app.state.settings
     api_app.state.login_limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
     api_app.state.zone_live.clear()
+    api_app.state.camera_status.clear()
     return api_app
 
 

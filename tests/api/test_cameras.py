@@ -169,3 +169,22 @@ def test_pipeline_metrics_reach_prometheus(client: TestClient, users: Any) -> No
 def test_bad_pipeline_metrics_are_422(client: TestClient, patch: dict[str, Any]) -> None:
     report = {"site": "site-a", "camera": "counter-1", "interval_s": 10, **patch}
     assert client.post("/api/v1/metrics/pipeline", json=report, headers=KEY).status_code == 422
+
+
+def test_camera_list_carries_the_reported_status(client: TestClient, users: Any) -> None:
+    """A camera that never delivered a frame is listed from its status reports alone (operators must
+    see it is down); the latest report wins; a branch head sees only their own site's cameras."""
+    client.post("/api/v1/events", json=record(site="site-a", camera="counter-1"), headers=KEY)
+    for site, camera, status in (("site-a", "counter-1", "reconnecting"), ("site-a", "counter-1", "up"),
+                                 ("site-a", "mute", "down"), ("site-b", "far", "down")):
+        body = {"site": site, "camera": camera, "interval_s": 5, "status": status}
+        assert client.post("/api/v1/metrics/pipeline", json=body, headers=KEY).status_code == 204
+    plain = client.get("/api/v1/cameras", headers=users.headers("operator")).json()
+    assert [(c["camera"], c["status"]) for c in plain] == [("counter-1", "up")]  # the zone editor's list
+    listed = client.get("/api/v1/cameras?reported=true", headers=users.headers("operator")).json()
+    cams = {(c["site"], c["camera"]): c for c in listed}
+    assert cams[("site-a", "counter-1")]["status"] == "up" and cams[("site-a", "counter-1")]["status_at"]
+    assert cams[("site-a", "mute")]["status"] == "down" and cams[("site-a", "mute")]["has_frame"] is False
+    assert cams[("site-b", "far")]["status"] == "down"
+    own = client.get("/api/v1/cameras?reported=true", headers=users.headers("bh_a")).json()
+    assert {(c["site"], c["camera"]) for c in own} == {("site-a", "counter-1"), ("site-a", "mute")}

@@ -352,3 +352,23 @@ def test_new_violations_appear_live_for_those_who_may_see_them(web: WebEnv, open
     assert int(op.get_attribute("#queue-list", "data-beeps") or 0) >= 1
     head_b.wait_for_timeout(300)
     assert new_a["id"] not in row_ids(head_b)
+
+
+def test_review_page_lists_camera_status(web: WebEnv, open_page: Any) -> None:
+    """A camera whose pipeline reports it down (it never delivered a frame) shows in the review page's
+    camera list, as do the others with their status."""
+    for camera, status in (("silent-cam", "down"), ("counter-1", "up")):
+        r = web.seeder.http.post("/api/v1/metrics/pipeline", headers=web.seeder.key,
+                                 json={"site": "site-a", "camera": camera, "interval_s": 5, "status": status})
+        assert r.status_code == 204, r.text
+    try:
+        page = open_page("op")
+        page.goto(web.url + "/review")
+        ready(page)
+        down = page.locator("#camera-status li[data-camera='silent-cam']")
+        expect(down).to_have_attribute("data-status", "down")
+        expect(down).to_contain_text("离线")
+        expect(down).to_contain_text("Down")
+        expect(page.locator("#camera-status li[data-camera='counter-1']")).to_have_attribute("data-status", "up")
+    finally:
+        web.app.state.camera_status.clear()

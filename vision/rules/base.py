@@ -238,6 +238,9 @@ class TemporalRule(ABC, Generic[C, S]):
 
     type: RuleType
     config_type: ClassVar[builtins.type[RuleBase]]
+    # rules whose condition is "too few staff" or "nobody there" skip frames of the warm-up
+    # (``Observation.warming``): a person not yet confirmed by the tracker is not an absence
+    waits_for_warmup: ClassVar[bool] = False
 
     def __init__(self, config: C, *, site_id: str, camera_id: str, schedule: Schedule) -> None:
         if not isinstance(config, self.config_type):
@@ -295,6 +298,9 @@ class TemporalRule(ABC, Generic[C, S]):
             # a live clock stepped back: replaying older time would shorten or reverse violations
             return []
         changes, opened_at = self._advance_gate(ts)
+        if obs.warming and self.waits_for_warmup:
+            self._prev_ts = ts  # neither holds nor clears: the frame says nothing about absence yet
+            return changes
         sample = self.sample(obs)
         held = sample is not None
         if self._gate_open:

@@ -51,6 +51,7 @@ class DualTellerRule(TemporalRule[DualTellerConfig, StaffSample]):
 
     type = RuleType.dual_teller
     config_type = DualTellerConfig
+    waits_for_warmup = True
 
     def sample(self, obs: Observation) -> StaffSample | None:
         zone = self.zone_state(obs)

@@ -61,6 +61,7 @@ class UnattendedItemsRule(TemporalRule[UnattendedItemsConfig, tuple[ItemObs, ...
 
     type = RuleType.unattended_items
     config_type = UnattendedItemsConfig
+    waits_for_warmup = True
 
     def sample(self, obs: Observation) -> tuple[ItemObs, ...] | None:
         items = self.zone_state(obs).items

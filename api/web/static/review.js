@@ -70,12 +70,42 @@
     select.value = keep || "";
   }
 
+  // a camera's status as its pipeline last reported it; a report older than this means no pipeline reports it
+  const STATUS_STALE_MS = 60000;
+  const CAMERA_STATUS = {
+    up: ["在线", "Up"], reconnecting: ["重连中", "Reconnecting"], down: ["离线", "Down"], none: ["无报告", "No report"],
+  };
+
+  function renderCameraStatus() {
+    const ul = $("camera-status");
+    const now = Date.now();
+    const shown = S.cameras.filter((c) => c.status && (!S.filters.site || c.site === S.filters.site));
+    ul.replaceChildren(...shown.map((c) => {
+      const stale = !c.status_at || now - Date.parse(c.status_at) > STATUS_STALE_MS;
+      const st = stale ? "none" : c.status;
+      return el("li", { class: `cam-st cam-${st}`, dataset: { camera: c.camera, status: st },
+        title: c.status_at ? `${c.site} · ${siteDateTime(c.status_at)}` : c.site },
+        el("i"), el("span", { class: "cam-id", text: c.camera }), " ", bi(CAMERA_STATUS[st]));
+    }));
+    ul.hidden = shown.length === 0;
+  }
+
+  async function refreshCameraStatus() {
+    try {
+      S.cameras = await api("/cameras?reported=true");
+    } catch (err) {
+      return;
+    }
+    renderCameraStatus();
+  }
+
   async function loadCameras() {
     try {
-      S.cameras = await api("/cameras");
+      S.cameras = await api("/cameras?reported=true");
     } catch (err) {
       S.cameras = [];
     }
+    renderCameraStatus();
     const siteSelect = $("f-site");
     if (siteSelect) {
       for (const site of [...new Set(S.cameras.map((c) => c.site))].sort()) siteSelect.append(el("option", { value: site, text: site }));
@@ -736,6 +766,7 @@
     await loadZones();
     fillFilterInputs();
     connectLive();
+    setInterval(refreshCameraStatus, 10000);
     await reload(id);
     document.body.dataset.ready = "1";
   });
