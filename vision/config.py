@@ -230,7 +230,7 @@ class ZoneConfig(Strict):
     polygon: list[tuple[float, float]] = Field(
         min_length=3, description="points (x, y) in normalised [0, 1] image coordinates"
     )
-    anchor: Literal["center", "bottom_center", "top_center"] | None = Field(
+    anchor: Literal["center", "bottom_center", "top_center", "center_or_bottom"] | None = Field(
         None, description="point of a person's box tested against the polygon; default by kind"
     )
 

@@ -5,7 +5,14 @@ Polygons arrive normalised from the config and are scaled once per frame size in
 the zone kind: a seated teller behind a counter shows no feet, and a high corner camera sees the
 teller's head and torso above the desk, so teller areas and counters test the box centre; floor
 zones (door, customer area, generic) test the bottom centre, where a standing person's feet are.
-A zone's ``anchor`` in the config overrides the default.
+A zone's ``anchor`` in the config overrides the default; ``center_or_bottom`` counts a person who
+has either point inside (a seated teller whose box ends at the desk, or a standing person whose
+torso is above a floor area drawn at their feet).
+
+Zones at the frame's edge: a polygon point of 0 or 1 lands on the first or last pixel row/column,
+while a box clipped by the frame ends one past the last pixel (x = w, y = h). Anchors are clamped
+into the picture before the polygon test, so a person whose feet leave the bottom of the frame is
+still inside a floor zone that reaches y = 1.
 """
 
 from __future__ import annotations
@@ -25,15 +32,23 @@ DEFAULT_ANCHOR: dict[ZoneKind, str] = {
     ZoneKind.generic: "bottom_center",
 }
 
-_POSITIONS = {
-    "center": sv.Position.CENTER,
-    "bottom_center": sv.Position.BOTTOM_CENTER,
-    "top_center": sv.Position.TOP_CENTER,
+#: anchor name -> the box points tested; any one of them inside puts the person in the zone
+_POSITIONS: dict[str, tuple[sv.Position, ...]] = {
+    "center": (sv.Position.CENTER,),
+    "bottom_center": (sv.Position.BOTTOM_CENTER,),
+    "top_center": (sv.Position.TOP_CENTER,),
+    "center_or_bottom": (sv.Position.CENTER, sv.Position.BOTTOM_CENTER),
 }
+ANCHORS = tuple(_POSITIONS)
 
 
 def anchor_for(zone: ZoneConfig) -> str:
     return zone.anchor or DEFAULT_ANCHOR[zone.kind]
+
+
+def anchor_positions(zone: ZoneConfig) -> tuple[sv.Position, ...]:
+    """The box points tested for ``zone`` (any one inside counts)."""
+    return _POSITIONS[anchor_for(zone)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +95,7 @@ class ZoneSet:
         self.zones: list[PixelZone] = []
         for z in zones:
             poly = scale_polygon(z.points, width, height)
-            pz = sv.PolygonZone(polygon=poly, triggering_anchors=(_POSITIONS[anchor_for(z)],))
+            pz = sv.PolygonZone(polygon=poly, triggering_anchors=anchor_positions(z), require_all_anchors=False)
             self.zones.append(PixelZone(config=z, polygon=poly, polygon_zone=pz))
 
     def __iter__(self):
@@ -92,8 +107,22 @@ class ZoneSet:
                 return z
         raise KeyError(name)
 
+    def in_frame(self, detections: sv.Detections) -> sv.Detections:
+        """``detections`` with boxes clamped to the last pixel row and column.
+
+        Detectors clip boxes to [0, w] x [0, h]; the polygon of a zone reaching 1.0 ends at w - 1 /
+        h - 1. Clamping moves an edge anchor by under one pixel and only for boxes at the edge.
+        """
+        if len(detections) == 0:
+            return detections
+        clamped = sv.Detections(xyxy=np.asarray(detections.xyxy, dtype=np.float64).copy())
+        clamped.xyxy[:, [0, 2]] = np.clip(clamped.xyxy[:, [0, 2]], 0, self.width - 1)
+        clamped.xyxy[:, [1, 3]] = np.clip(clamped.xyxy[:, [1, 3]], 0, self.height - 1)
+        return clamped
+
     def memberships(self, detections: sv.Detections) -> list[frozenset[str]]:
         """For each detection, the names of the zones it is in."""
         n = len(detections)
-        inside = {z.name: z.contains(detections) for z in self.zones}
+        boxes = self.in_frame(detections)
+        inside = {z.name: z.contains(boxes) for z in self.zones}
         return [frozenset(name for name, mask in inside.items() if mask[i]) for i in range(n)]

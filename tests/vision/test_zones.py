@@ -55,3 +55,49 @@ def test_scale_polygon_shape_check() -> None:
 def test_empty_detections() -> None:
     zs = ZoneSet([zone("teller_area")], 100, 100)
     assert zs.memberships(sv.Detections.empty()) == []
+
+
+# --------------------------------------------------------------------------- frame's edge
+
+
+def floor_zone(polygon, kind: str = "customer_area", anchor: str | None = None) -> ZoneConfig:
+    return ZoneConfig(name="floor", kind=kind, polygon=polygon, anchor=anchor)
+
+
+@pytest.mark.parametrize(("w", "h"), [(100, 100), (640, 360), (480, 270)])
+def test_feet_clipped_at_bottom_edge_are_in_a_zone_reaching_y_1(w, h) -> None:
+    """Detectors clip boxes to y = h; the zone's last row is h - 1: the anchor must still count."""
+    zs = ZoneSet([floor_zone([(0.0, 0.6), (1.0, 0.6), (1.0, 1.0), (0.0, 1.0)])], w, h)
+    clipped = sv.Detections(xyxy=np.array([[0.4 * w, 0.3 * h, 0.6 * w, float(h)]]), class_id=np.array([0]))
+    touching_last_row = sv.Detections(xyxy=np.array([[0.4 * w, 0.3 * h, 0.6 * w, h - 1.0]]), class_id=np.array([0]))
+    assert zs.memberships(clipped) == [frozenset({"floor"})]
+    assert zs.memberships(touching_last_row) == [frozenset({"floor"})]
+
+
+@pytest.mark.parametrize(
+    ("polygon", "box"),
+    [
+        ([(0.0, 0.0), (0.3, 0.0), (0.3, 1.0), (0.0, 1.0)], [0.0, 20.0, 0.0, 60.0]),  # left edge, zero width box
+        ([(0.7, 0.0), (1.0, 0.0), (1.0, 1.0), (0.7, 1.0)], [90.0, 20.0, 100.0, 60.0]),  # right edge, clipped box
+        ([(0.7, 0.0), (1.0, 0.0), (1.0, 1.0), (0.7, 1.0)], [100.0, 20.0, 100.0, 60.0]),  # on the right edge itself
+    ],
+)
+def test_boxes_at_the_side_edges(polygon, box) -> None:
+    zs = ZoneSet([floor_zone(polygon, kind="generic")], 100, 100)
+    dets = sv.Detections(xyxy=np.array([box]), class_id=np.array([0]))
+    assert zs.memberships(dets) == [frozenset({"floor"})]
+
+
+def test_edge_clamp_does_not_pull_in_boxes_beside_a_zone_short_of_the_edge() -> None:
+    """A zone ending at y = 0.9 still excludes feet at the bottom edge: only 0 and 1 reach the edge."""
+    zs = ZoneSet([floor_zone([(0.0, 0.6), (1.0, 0.6), (1.0, 0.9), (0.0, 0.9)])], 100, 100)
+    dets = sv.Detections(xyxy=np.array([[40.0, 30.0, 60.0, 100.0]]), class_id=np.array([0]))
+    assert zs.memberships(dets) == [frozenset()]
+
+
+def test_center_or_bottom_counts_either_point() -> None:
+    """The combined anchor: a seated teller (centre in, feet hidden below) and a standing person
+    whose torso is above the drawn floor area (feet in) are both inside."""
+    zs = ZoneSet([zone("teller_area", "center_or_bottom")], 100, 100)
+    dets = sv.Detections(xyxy=np.array([SEATED, FEET_IN, ABOVE], dtype=float), class_id=np.array([0, 0, 0]))
+    assert zs.memberships(dets) == [frozenset({"z_teller_area"})] * 2 + [frozenset()]
