@@ -166,6 +166,11 @@ class DetectorConfig(Strict):
     type: DetectorType = DetectorType.ssd_mobilenet
     model: Path | None = Field(None, description="model file for the ONNX / ultralytics types")
     confidence: float = Field(0.35, gt=0, le=1)
+    low_confidence: float = Field(
+        0.15, gt=0, le=1,
+        description="person boxes from this score up to 'confidence' only keep existing tracks alive "
+        "(ByteTrack's second association); they never start a track and are not counted",
+    )
     nms_iou: float = Field(0.45, gt=0, le=1)
     input_size: int | None = Field(None, ge=32, le=4096, description="square network input; default from the model")
     class_names: list[str] | None = Field(None, description="class id -> name; default COCO 80")

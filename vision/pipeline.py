@@ -203,7 +203,8 @@ class CameraPipeline:
             )
             for name, s in zone_states.items()
         }
-        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(persons), counts, changes,
+        # persons: boxes the tracker kept (low-score boxes count only where they continue a track)
+        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(tracked), counts, changes,
                            run_detector)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
