@@ -46,9 +46,9 @@ def anchor_for(zone: ZoneConfig) -> str:
     return zone.anchor or DEFAULT_ANCHOR[zone.kind]
 
 
-def anchor_positions(zone: ZoneConfig) -> tuple[sv.Position, ...]:
-    """The box points tested for ``zone`` (any one inside counts)."""
-    return _POSITIONS[anchor_for(zone)]
+def anchor_positions(zone: ZoneConfig | str) -> tuple[sv.Position, ...]:
+    """The box points tested for ``zone`` or an anchor name (any one inside counts)."""
+    return _POSITIONS[zone if isinstance(zone, str) else anchor_for(zone)]
 
 
 @dataclass(frozen=True, slots=True)
