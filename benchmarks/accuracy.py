@@ -251,6 +251,24 @@ def load_case(config: Path, detector: DetectorConfig) -> AppConfig:
     return app.model_copy(update={"detector": detector})
 
 
+def roi_effect(base: CachedDetector, cfg: DetectorConfig, cases: list[tuple[str, Path, Path]], tmp: Path
+               ) -> dict[str, Any]:
+    """Rule outcomes and detector time per call, whole frame vs the zones' region, on fresh caches."""
+    out: dict[str, Any] = {"detector": base.name, "confidence": cfg.confidence, "cases": {}}
+    for roi in ("full", "zones"):
+        det = CachedDetector(base.inner, {}).with_thresholds(cfg.confidence, cfg.low_confidence)
+        tallies = []
+        for case, config, truth in cases:
+            app = load_case(config, cfg.model_copy(update={"roi": roi}))
+            tally, _ = rule_outcome(app, truth, det, tmp / "data")
+            tallies.append(tally)
+            out["cases"].setdefault(case, {})[roi] = tally.to_json()
+        total = sum_tallies(tallies)
+        out[roi] = {**total.to_json(), "inference_calls": det.calls,
+                    "ms_per_call": round(1000 * det.infer_s / max(1, det.calls), 1)}
+    return out
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -291,6 +309,14 @@ def markdown(result: dict[str, Any]) -> str:
             errs = "; ".join(row.get("rule_errors", [])[:4]) or "none"
             lines.append(f"| {', '.join(row['kinds'])} | {row['anchor']} | {sc['precision']:.2f} / "
                          f"{sc['recall']:.2f} | {cases} | {errs} |")
+    if result.get("roi"):
+        r = result["roi"]
+        lines += ["", f"Zone-focused inference ({r['detector']}, footage cases): `detector.roi`.", "",
+                  "| roi | cases P / R | detector calls | ms per call |", "|---|---|---|---|"]
+        for roi in ("full", "zones"):
+            x = r[roi]
+            lines.append(f"| {roi} | {x['precision']:.2f} / {x['recall']:.2f} | {x['inference_calls']} | "
+                         f"{x['ms_per_call']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -353,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--low", type=float, default=DetectorConfig().low_confidence,
                     help="low_confidence for the second association (each point also runs with it off)")
     ap.add_argument("--anchors", action="store_true", help="also compare zone anchors (first detector, defaults)")
+    ap.add_argument("--roi", action="store_true",
+                    help="also run the footage cases with detector.roi: zones (first detector, defaults)")
     ap.add_argument("--scenes", nargs="*", help="only these sample scenes / cases (names without .yaml)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_pr.png")
@@ -441,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"anchor {anchor} on {kinds}: {row['rule_errors'][:4]}", file=sys.stderr, flush=True)
             result["anchors"] = {"detector": name, "confidence": cfg.confidence,
                                  "low_confidence": cfg.low_confidence, "rows": rows}
+        if args.roi and first is not None:
+            result["roi"] = roi_effect(first[1], first[2], [c for c in cases if c[0].startswith("case:")], tmp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     md = markdown(result)

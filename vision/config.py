@@ -180,6 +180,11 @@ class DetectorConfig(Strict):
         description="detector classes reported as counter items, e.g. ['cell phone', 'book', 'cash']",
     )
     threads: int | None = Field(None, ge=1, le=64, description="intra-op threads; default suits 2 cores")
+    roi: Literal["full", "zones"] = Field(
+        "full",
+        description="zones: run the detector on the zones' bounding region (with a margin) where the zones "
+        "cover part of the frame; full: on the whole frame",
+    )
     device: Literal["cpu", "cuda"] = "cpu"
 
     @field_validator("model", mode="before")

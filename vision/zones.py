@@ -101,6 +101,28 @@ class ZoneSet:
     def __iter__(self):
         return iter(self.zones)
 
+    def region(self, margin: float = 0.15, max_share: float = 0.8) -> tuple[int, int, int, int] | None:
+        """The zones' bounding box grown by ``margin`` (a fraction of the frame) on every side, as
+        pixel (x0, y0, x1, y1); None where it covers more than ``max_share`` of the frame (cropping
+        would save the detector next to nothing) or there are no zones.
+
+        The margin lets a person whose box centre is near a zone's edge be seen whole, so their box
+        (and its anchor) is the same as on the full frame. A zone that tests the bottom centre (a
+        floor zone) holds people's feet, and their bodies stand above it: the region then reaches
+        the top of the frame.
+        """
+        if not self.zones:
+            return None
+        pts = np.concatenate([z.polygon for z in self.zones]).astype(np.float64)
+        mx, my = margin * self.width, margin * self.height
+        feet = any(sv.Position.BOTTOM_CENTER in z.polygon_zone.triggering_anchors for z in self.zones)
+        x0, y0 = max(0, int(pts[:, 0].min() - mx)), 0 if feet else max(0, int(pts[:, 1].min() - my))
+        x1 = min(self.width, int(np.ceil(pts[:, 0].max() + 1 + mx)))
+        y1 = min(self.height, int(np.ceil(pts[:, 1].max() + 1 + my)))
+        if (x1 - x0) * (y1 - y0) > max_share * self.width * self.height:
+            return None
+        return x0, y0, x1, y1
+
     def by_name(self, name: str) -> PixelZone:
         for z in self.zones:
             if z.name == name:

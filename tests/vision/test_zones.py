@@ -101,3 +101,20 @@ def test_center_or_bottom_counts_either_point() -> None:
     zs = ZoneSet([zone("teller_area", "center_or_bottom")], 100, 100)
     dets = sv.Detections(xyxy=np.array([SEATED, FEET_IN, ABOVE], dtype=float), class_id=np.array([0, 0, 0]))
     assert zs.memberships(dets) == [frozenset({"z_teller_area"})] * 2 + [frozenset()]
+
+
+# --------------------------------------------------------------------------- detector region
+
+
+def test_region_of_centre_zones_is_their_box_with_a_margin() -> None:
+    desk = ZoneConfig(name="desk", kind="teller_area", polygon=[(0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6)])
+    assert ZoneSet([desk], 200, 100).region(margin=0.1) == (60, 30, 140, 70)
+
+
+def test_region_reaches_the_top_for_floor_zones_and_is_none_when_it_would_cover_the_frame() -> None:
+    floor = ZoneConfig(name="floor", kind="door", polygon=[(0.4, 0.7), (0.6, 0.7), (0.6, 0.9), (0.4, 0.9)])
+    assert ZoneSet([floor], 200, 100).region(margin=0.1) == (60, 0, 140, 100)
+    assert ZoneSet([zone("teller_area")], 200, 100).region() == (0, 35, 200, 100)  # 65% of the frame
+    room = ZoneConfig(name="room", kind="teller_area", polygon=[(0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)])
+    assert ZoneSet([room], 200, 100).region() is None  # 95% of the frame: no crop
+    assert ZoneSet([], 200, 100).region() is None
