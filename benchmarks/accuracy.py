@@ -49,6 +49,7 @@ from vision.detectors import build_detector  # noqa: E402
 from vision.detectors.base import Detector  # noqa: E402
 from vision.evaluate import FoundViolation, load_truth, score  # noqa: E402
 from vision.runner import run  # noqa: E402
+from vision.zones import ZoneSet  # noqa: E402
 
 CASES = ROOT / "benchmarks" / "cases"
 SCENES = ROOT / "sample_videos" / "scenes"
@@ -80,11 +81,19 @@ class CachedDetector(Detector):
         super().__init__(inner.cfg, inner.class_names, inner.name)
         self.inner = inner
         self.cache = cache
-        self.infer_s = 0.0
-        self.calls = 0
+        self.stats = {"infer_s": 0.0, "calls": 0}  # shared by every threshold view of one cache
+
+    @property
+    def calls(self) -> int:
+        return int(self.stats["calls"])
+
+    @property
+    def infer_s(self) -> float:
+        return float(self.stats["infer_s"])
 
     def with_thresholds(self, confidence: float, low: float) -> CachedDetector:
         other = CachedDetector(self.inner, self.cache)
+        other.stats = self.stats
         other.cfg = self.inner.cfg.model_copy(update={"confidence": confidence, "low_confidence": low})
         return other
 
@@ -94,8 +103,8 @@ class CachedDetector(Detector):
         if dets is None:
             t0 = time.perf_counter()
             dets = self.inner.detect(image)
-            self.infer_s += time.perf_counter() - t0
-            self.calls += 1
+            self.stats["infer_s"] += time.perf_counter() - t0
+            self.stats["calls"] += 1
             self.cache[key] = dets
         return dets
 
@@ -254,19 +263,30 @@ def load_case(config: Path, detector: DetectorConfig) -> AppConfig:
 def roi_effect(base: CachedDetector, cfg: DetectorConfig, cases: list[tuple[str, Path, Path]], tmp: Path
                ) -> dict[str, Any]:
     """Rule outcomes and detector time per call, whole frame vs the zones' region, on fresh caches."""
-    out: dict[str, Any] = {"detector": base.name, "confidence": cfg.confidence, "cases": {}}
-    for roi in ("full", "zones"):
+    out: dict[str, Any] = {"detector": base.name, "confidence": cfg.confidence, "cases": {}, "rows": []}
+    # default anchors, then centre anchors on teller areas / counters (whose regions need not
+    # reach the top of the frame, so the seated case crops)
+    for roi, anchor in (("full", None), ("zones", None), ("full", "center"), ("zones", "center")):
         det = CachedDetector(base.inner, {}).with_thresholds(cfg.confidence, cfg.low_confidence)
         tallies = []
+        label = f"{roi}, {anchor or 'default'} anchors"
         for case, config, truth in cases:
-            app = load_case(config, cfg.model_copy(update={"roi": roi}))
+            app = with_anchor(load_case(config, cfg.model_copy(update={"roi": roi})), SEATED_KINDS, anchor)
+            regions = {cam.id: ZoneSet(cam.zones, *frame_size(cam.source)).region() for cam in app.cameras}
             tally, _ = rule_outcome(app, truth, det, tmp / "data")
             tallies.append(tally)
-            out["cases"].setdefault(case, {})[roi] = tally.to_json()
+            out["cases"].setdefault(case, {})[label] = {**tally.to_json(), "regions": regions}
         total = sum_tallies(tallies)
-        out[roi] = {**total.to_json(), "inference_calls": det.calls,
-                    "ms_per_call": round(1000 * det.infer_s / max(1, det.calls), 1)}
+        out["rows"].append({"roi": roi, "anchors": anchor or "default", **total.to_json(),
+                            "inference_calls": det.calls,
+                            "ms_per_call": round(1000 * det.infer_s / max(1, det.calls), 1)})
     return out
+
+
+def frame_size(source: str | Path) -> tuple[int, int]:
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        return int(stream.codec_context.width), int(stream.codec_context.height)
 
 
 # --------------------------------------------------------------------------- output
@@ -312,11 +332,13 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("roi"):
         r = result["roi"]
         lines += ["", f"Zone-focused inference ({r['detector']}, footage cases): `detector.roi`.", "",
-                  "| roi | cases P / R | detector calls | ms per call |", "|---|---|---|---|"]
-        for roi in ("full", "zones"):
-            x = r[roi]
-            lines.append(f"| {roi} | {x['precision']:.2f} / {x['recall']:.2f} | {x['inference_calls']} | "
-                         f"{x['ms_per_call']} |")
+                  "| roi | teller_area / counter anchors | cases P / R | detector calls | ms per call | regions |",
+                  "|---|---|---|---|---|---|"]
+        for x in r["rows"]:
+            label = f"{x['roi']}, {x['anchors']} anchors"
+            regions = "; ".join(f"{c.split(':')[1]}: {v[label]['regions']}" for c, v in r["cases"].items())
+            lines.append(f"| {x['roi']} | {x['anchors']} | {x['precision']:.2f} / {x['recall']:.2f} | "
+                         f"{x['inference_calls']} | {x['ms_per_call']} | {regions} |")
     return "\n".join(lines) + "\n"
 
 

@@ -165,7 +165,7 @@ class DetectorType(str, enum.Enum):
 class DetectorConfig(Strict):
     type: DetectorType = DetectorType.ssd_mobilenet
     model: Path | None = Field(None, description="model file for the ONNX / ultralytics types")
-    confidence: float = Field(0.35, gt=0, le=1)
+    confidence: float = Field(0.2, gt=0, le=1)
     low_confidence: float = Field(
         0.15, gt=0, le=1,
         description="person boxes from this score up to 'confidence' only keep existing tracks alive "

@@ -27,7 +27,8 @@ FEET_IN = [40, 20, 60, 70]  # centre y=45 (outside), bottom y=70 (inside)
     [
         ("teller_area", None, SEATED, True),
         ("teller_area", None, ABOVE, False),
-        ("teller_area", None, FEET_IN, False),  # centre anchor: the torso must be in the area
+        ("teller_area", None, FEET_IN, True),  # centre or bottom centre: feet on a floor-drawn teller area
+        ("teller_area", "center", FEET_IN, False),  # centre anchor: the torso must be in the area
         ("door", None, FEET_IN, True),  # bottom centre: the feet decide
         ("customer_area", None, ABOVE, False),
         ("generic", "center", FEET_IN, False),
@@ -41,7 +42,8 @@ def test_anchor_per_kind(kind, anchor, box, inside) -> None:
 
 
 def test_default_anchors() -> None:
-    assert anchor_for(zone("teller_area")) == "center"
+    assert anchor_for(zone("teller_area")) == "center_or_bottom"
+    assert anchor_for(zone("counter")) == "center_or_bottom"
     assert anchor_for(zone("door")) == "bottom_center"
 
 
@@ -107,14 +109,15 @@ def test_center_or_bottom_counts_either_point() -> None:
 
 
 def test_region_of_centre_zones_is_their_box_with_a_margin() -> None:
-    desk = ZoneConfig(name="desk", kind="teller_area", polygon=[(0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6)])
+    desk = ZoneConfig(name="desk", kind="teller_area", anchor="center",
+                      polygon=[(0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6)])
     assert ZoneSet([desk], 200, 100).region(margin=0.1) == (60, 30, 140, 70)
 
 
 def test_region_reaches_the_top_for_floor_zones_and_is_none_when_it_would_cover_the_frame() -> None:
     floor = ZoneConfig(name="floor", kind="door", polygon=[(0.4, 0.7), (0.6, 0.7), (0.6, 0.9), (0.4, 0.9)])
     assert ZoneSet([floor], 200, 100).region(margin=0.1) == (60, 0, 140, 100)
-    assert ZoneSet([zone("teller_area")], 200, 100).region() == (0, 35, 200, 100)  # 65% of the frame
+    assert ZoneSet([zone("teller_area", "center")], 200, 100).region() == (0, 35, 200, 100)  # 65% of the frame
     room = ZoneConfig(name="room", kind="teller_area", polygon=[(0.0, 0.2), (1.0, 0.2), (1.0, 1.0), (0.0, 1.0)])
     assert ZoneSet([room], 200, 100).region() is None  # 95% of the frame: no crop
     assert ZoneSet([], 200, 100).region() is None
