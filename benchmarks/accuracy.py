@@ -400,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--confidence", type=float, nargs="+", default=list(DEFAULT_CONFIDENCES))
     ap.add_argument("--low", type=float, default=DetectorConfig().low_confidence,
                     help="low_confidence for the second association (each point also runs with it off)")
+    ap.add_argument("--off-at", type=float, nargs="*",
+                    help="run the second-association-off variant only at these confidences (default: all)")
+    ap.add_argument("--merge", type=Path, nargs="+",
+                    help="combine the JSON results of earlier runs (one detector each) into one table and plot")
     ap.add_argument("--anchors", action="store_true", help="also compare zone anchors (first detector, defaults)")
     ap.add_argument("--roi", action="store_true",
                     help="also run the footage cases with detector.roi: zones (first detector, defaults)")
@@ -409,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="busy: other work shared the two cores")
     args = ap.parse_args(argv)
 
+    if args.merge:
+        return write(merge([json.loads(p.read_text()) for p in args.merge]), args.out, args.plot)
     have_shared = (SHARED / "footage").is_dir()
     if not have_shared:
         print(f"skipping footage counts and footage cases: {SHARED / 'footage'} is absent", file=sys.stderr)
@@ -439,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             counts = person_counts(base, labels, confidences) if labels else {}
             sweep = []
             for conf in confidences:
-                for low in ([args.low] if args.low < conf else []) + [conf]:
+                off = args.off_at is None or any(abs(conf - c) < 1e-9 for c in args.off_at)
+                for low in ([args.low] if args.low < conf else []) + ([conf] if off or args.low >= conf else []):
                     det = base.with_thresholds(conf, low)
                     cfg = DetectorConfig(type=kind, model=model, confidence=conf, low_confidence=low)
                     per_case: dict[str, Any] = {}
@@ -493,12 +500,28 @@ def main(argv: list[str] | None = None) -> int:
                                  "low_confidence": cfg.low_confidence, "rows": rows}
         if args.roi and first is not None:
             result["roi"] = roi_effect(first[1], first[2], [c for c in cases if c[0].startswith("case:")], tmp)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return write(result, args.out, args.plot)
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs of one detector each (run side by side to share a busy machine)."""
+    out = dict(results[0])
+    out["detectors"] = [d for r in results for d in r["detectors"]]
+    out["command"] = " ; ".join(r["command"] for r in results)
+    for key in ("anchors", "roi"):
+        found = [r[key] for r in results if r.get(key)]
+        if found:
+            out[key] = found[0]
+    return out
+
+
+def write(result: dict[str, Any], out: Path, plot_path: Path | None) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     md = markdown(result)
-    args.out.with_suffix(".md").write_text(md, encoding="utf-8")
-    if args.plot:
-        plot(result, args.plot)
+    out.with_suffix(".md").write_text(md, encoding="utf-8")
+    if plot_path:
+        plot(result, plot_path)
     print(md)
     return 0
 
