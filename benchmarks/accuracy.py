@@ -348,36 +348,56 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    lows: list[float] = []
     for d in result["detectors"]:
-        rows = [r for r in d["sweep"] if r["low_confidence"] < r["confidence"] or not d["has_low"]]
-        conf = [r["confidence"] for r in rows]
-        if all(r.get("counts") for r in rows):
-            p = [r["counts"]["precision"] for r in rows]
-            rc = [r["counts"]["recall"] for r in rows]
-            (line,) = axes[0].plot(rc, p, marker="o", label=d["name"])
-            for x, y, c in zip(rc, p, conf, strict=True):
-                axes[0].annotate(f"{c:.2f}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                                 color=line.get_color())
-        rules = [sum_tallies([_tally(r["scenes"]), *([_tally(r["cases"])] if r.get("cases") else [])])
-                 for r in rows]
-        (line,) = axes[1].plot([t.recall for t in rules], [t.precision for t in rules], marker="o", label=d["name"])
-        for t, c in zip(rules, conf, strict=True):
-            axes[1].annotate(f"{c:.2f}", (t.recall, t.precision), textcoords="offset points", xytext=(4, 4),
-                             fontsize=7, color=line.get_color())
-    axes[0].set_title("person counts per frame (../shared/footage)")
-    axes[1].set_title("rule outcomes (sample scenes + footage cases)")
+        for second, style in ((True, "-o"), (False, "--x")):
+            rows = [r for r in d["sweep"] if (r["low_confidence"] < r["confidence"]) == second]
+            if not rows:
+                continue
+            label = d["name"] + ("" if second else " (2nd association off)")
+            conf = [r["confidence"] for r in rows]
+            if all(r.get("counts") for r in rows) and second:
+                points = [(r["counts"]["recall"], r["counts"]["precision"]) for r in rows]
+                line = _curve(axes[0], points, conf, style, label)
+                lows += [p for xy in points for p in xy]
+            rules = [sum_tallies([_tally(r["scenes"]), *([_tally(r["cases"])] if r.get("cases") else [])])
+                     for r in rows]
+            points = [(t.recall, t.precision) for t in rules]
+            line = _curve(axes[1], points, conf, style, label, color=None if second else line.get_color())
+            lows += [p for xy in points for p in xy]
+    axes[0].set_title("person counts per frame (../shared/footage)", fontsize=10)
+    axes[1].set_title("rule outcomes (6 sample scenes + footage cases)", fontsize=10)
+    lo = min([0.9, *lows]) - 0.02
     for ax in axes:
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
+        ax.set_xlim(lo, 1.01)
+        ax.set_ylim(lo, 1.01)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
-    fig.suptitle("Precision / recall per detector; labels: detector.confidence "
-                 "(with ByteTrack's low-score association)", fontsize=10)
-    fig.text(0.01, 0.01, "Footage: Intel Corporation, CC BY 4.0 (intel-iot-devkit/sample-videos)", fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"Precision / recall per detector; point labels: detector.confidence "
+                 f"(low_confidence {result['low_confidence']})", fontsize=10)
+    fig.text(0.01, 0.01, f"{result['date']}, {result['machine']}. Footage: Intel Corporation, CC BY 4.0 "
+             "(intel-iot-devkit/sample-videos)", fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+
+
+def _curve(ax: Any, points: list[tuple[float, float]], conf: list[float], style: str, label: str,
+           color: Any = None) -> Any:
+    """One detector's curve; confidences that land on the same point share one label."""
+    (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], style, label=label, color=color,
+                      markersize=6 if "o" in style else 8)
+    groups: dict[tuple[float, float], list[float]] = {}
+    for p, c in zip(points, conf, strict=True):
+        groups.setdefault(p, []).append(c)
+    for (x, y), cs in groups.items():
+        text = f"{cs[0]:.2f}" if len(cs) == 1 else f"{min(cs):.2f}-{max(cs):.2f}"
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(-6, -12 if "x" in style else 5),
+                    fontsize=7, color=line.get_color(), ha="right")
+    return line
 
 
 def _tally(d: dict[str, Any]) -> Tally:
