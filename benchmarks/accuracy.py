@@ -458,6 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         first: tuple[str, CachedDetector, DetectorConfig] | None = None
         for name, kind, model in specs:
+            if model is not None and not model.is_file():
+                print(f"skipping {name}: model file {model} is absent", file=sys.stderr)
+                result.setdefault("skipped", []).append(f"{name}: {model} is absent")
+                continue
             t0 = time.perf_counter()
             floor = min([*confidences, args.low])
             inner_cfg = DetectorConfig(type=kind, model=model, confidence=floor, low_confidence=floor)
