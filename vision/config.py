@@ -171,7 +171,12 @@ class DetectorType(str, enum.Enum):
 class DetectorConfig(Strict):
     type: DetectorType = DetectorType.ssd_mobilenet
     model: Path | None = Field(None, description="model file for the ONNX / ultralytics types")
-    confidence: float = Field(0.35, gt=0, le=1)
+    confidence: float = Field(0.2, gt=0, le=1)
+    low_confidence: float = Field(
+        0.15, gt=0, le=1,
+        description="person boxes from this score up to 'confidence' only keep existing tracks alive "
+        "(ByteTrack's second association); they never start a track and are not counted",
+    )
     nms_iou: float = Field(0.45, gt=0, le=1)
     input_size: int | None = Field(None, ge=32, le=4096, description="square network input; default from the model")
     class_names: list[str] | None = Field(None, description="class id -> name; default COCO 80")
@@ -181,6 +186,11 @@ class DetectorConfig(Strict):
         description="detector classes reported as counter items, e.g. ['cell phone', 'book', 'cash']",
     )
     threads: int | None = Field(None, ge=1, le=64, description="intra-op threads; default suits 2 cores")
+    roi: Literal["full", "zones"] = Field(
+        "full",
+        description="zones: run the detector on the zones' bounding region (with a margin) where the zones "
+        "cover part of the frame; full: on the whole frame",
+    )
     device: Literal["cpu", "cuda"] = "cpu"
 
     @field_validator("model", mode="before")
@@ -237,7 +247,7 @@ class ZoneConfig(Strict):
         min_length=3, max_length=MAX_POLYGON_POINTS,
         description="points (x, y) in normalised [0, 1] image coordinates",
     )
-    anchor: Literal["center", "bottom_center", "top_center"] | None = Field(
+    anchor: Literal["center", "bottom_center", "top_center", "center_or_bottom"] | None = Field(
         None, description="point of a person's box tested against the polygon; default by kind"
     )
 

@@ -157,7 +157,7 @@ class CameraPipeline:
             with times.time("motion"):
                 run_detector = self.motion.should_detect(frame, self._last_persons)
         if run_detector:
-            dets = self.detector.detect(frame.image)
+            dets = self._detect(frame.image, zones)
             timings = getattr(self.detector, "last_timings", None) or {}
             for stage in ("preprocess", "detect"):
                 if stage in timings:
@@ -230,8 +230,24 @@ class CameraPipeline:
             )
             for name, s in zone_states.items()
         }
-        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(persons), counts, changes,
+        # persons: boxes the tracker kept (low-score boxes count only where they continue a track)
+        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(tracked), counts, changes,
                            run_detector)
+
+    def _detect(self, image: np.ndarray, zones: ZoneSet) -> sv.Detections:
+        """The detector on the whole frame, or (``detector.roi: zones``) on the zones' region.
+
+        A crop reaches the network at a larger scale than the whole frame would, so a person far
+        from the camera is more pixels tall; boxes come back in frame pixels either way.
+        """
+        region = zones.region() if self.app.detector.roi == "zones" else None
+        if region is None:
+            return self.detector.detect(image)
+        x0, y0, x1, y1 = region
+        dets = self.detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        if len(dets):
+            dets.xyxy = dets.xyxy + np.array([x0, y0, x0, y0], dtype=dets.xyxy.dtype)
+        return dets
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)

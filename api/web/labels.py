@@ -38,6 +38,20 @@ ZONE_KINDS: dict[str, Label] = {
     "door": Label("门", "Door"),
     "generic": Label("通用", "Generic"),
 }
+# the point of a person's box a zone tests (vision/zones.py), and each kind's default
+ANCHORS: dict[str, Label] = {
+    "center": Label("框中心", "box centre"),
+    "bottom_center": Label("脚下", "feet"),
+    "top_center": Label("头顶", "head"),
+    "center_or_bottom": Label("框中心或脚下", "box centre or feet"),
+}
+KIND_ANCHOR: dict[str, str] = {
+    "teller_area": "center_or_bottom",
+    "counter": "center_or_bottom",
+    "customer_area": "bottom_center",
+    "door": "bottom_center",
+    "generic": "bottom_center",
+}
 # keys the rules put in a violation's ``details`` (vision/rules/*); others are shown as they come
 DETAILS: dict[str, Label] = {
     "min_staff_seen": Label("最少在岗员工", "Fewest staff seen"),
@@ -67,7 +81,9 @@ def as_json() -> dict[str, dict[str, list[str]]]:
         "kinds": ZONE_KINDS,
         "roles": ROLES,
         "details": DETAILS,
+        "anchors": ANCHORS,
     }
     out = {name: {k: [v.zh, v.en] for k, v in table.items()} for name, table in tables.items()}
     out["order"] = {"rules": list(RULES), "kinds": list(ZONE_KINDS)}
+    out["kind_anchor"] = {k: [v] for k, v in KIND_ANCHOR.items()}
     return out

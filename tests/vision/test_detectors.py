@@ -43,6 +43,12 @@ def _frames(path: Path, limit: int | None = None) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def _persons(det: Detector, found: sv.Detections) -> int:
+    """Person boxes at or above ``confidence`` (lower ones only continue tracks)."""
+    assert found.confidence is not None
+    return int(np.sum((found.class_id == det.person_class_id) & (found.confidence >= det.cfg.confidence)))
+
+
 @functools.cache
 def _cached(kind: str, model: Path | None, item_classes: tuple[str, ...] = ()) -> Detector:
     return build_detector(DetectorConfig(type=kind, model=model, item_classes=list(item_classes)))
@@ -75,7 +81,7 @@ def detector(shared_model) -> Callable[..., Detector]:
 def test_person_count_matches_ground_truth_in_95_percent_of_frames(detector, footage, kind, clip, persons):
     det = detector(kind)
     assert det.cfg.confidence == DetectorConfig().confidence
-    counts = [int(np.sum(det.detect(f).class_id == det.person_class_id)) for f in _frames(footage(clip))]
+    counts = [_persons(det, det.detect(f)) for f in _frames(footage(clip))]
     share = np.mean([c == persons for c in counts])
     assert share >= 0.95, f"{kind} on {clip}: {share:.1%} of frames have {persons}; counts {Counter(counts)}"
 
@@ -83,7 +89,8 @@ def test_person_count_matches_ground_truth_in_95_percent_of_frames(detector, foo
 @pytest.mark.parametrize("index", [0, 22, 44])
 def test_yolox_and_yolo_agree_on_person_boxes(detector, footage, index):
     frame = _frames(footage("classroom.gif"))[index]
-    a, b = detector("yolox-onnx").detect(frame), detector("yolo-onnx").detect(frame)
+    a, b = (d.detect(frame) for d in (detector("yolox-onnx"), detector("yolo-onnx")))
+    a, b = (f[f.confidence >= DetectorConfig().confidence] for f in (a, b))
     assert len(a) == len(b) == 4
     iou = sv.box_iou_batch(a.xyxy, b.xyxy)
     match = iou.argmax(axis=1)
@@ -203,12 +210,28 @@ def test_filter_keeps_overlapping_classes_and_drops_the_rest():
                      [-20, 90, 30, 300]], np.float32)
     conf = np.array([0.9, 0.8, 0.7, 0.95, 0.3, 0.6], np.float32)
     cls = np.array([0, 0, 1, 2, 0, 0])
-    cfg = DetectorConfig(confidence=0.4, nms_iou=0.45, item_classes=["cell phone"])
+    cfg = DetectorConfig(confidence=0.4, low_confidence=0.4, nms_iou=0.45, item_classes=["cell phone"])
     found = _Scripted(cfg, (xyxy, conf, cls)).detect(np.zeros((200, 100, 3), np.uint8))
     # duplicate person suppressed, phone inside the person kept (class-aware NMS), chair and the
     # low-confidence person dropped, the box off the image clipped to it
     assert found.data["class_name"].tolist() == ["person", "cell phone", "person"]
     np.testing.assert_allclose(found.xyxy[2], [0, 90, 30, 200])
+
+
+def test_low_confidence_persons_are_returned_for_the_tracker_but_no_low_items():
+    """Persons come back down to low_confidence (to continue tracks); items only from confidence."""
+    xyxy = np.array([[10, 10, 60, 110], [12, 12, 62, 112], [70, 10, 95, 60], [30, 40, 50, 60]], np.float32)
+    conf = np.array([0.9, 0.3, 0.2, 0.3], np.float32)
+    cls = np.array([0, 0, 0, 1])
+    cfg = DetectorConfig(confidence=0.4, low_confidence=0.15, item_classes=["cell phone"])
+    found = _Scripted(cfg, (xyxy, conf, cls)).detect(np.zeros((200, 100, 3), np.uint8))
+    # the 0.3 person overlapping the 0.9 one is still suppressed: the strong boxes are what a run
+    # at 0.4 alone would give, the lone 0.2 person is added, the 0.3 phone is not
+    assert found.data["class_name"].tolist() == ["person", "person"]
+    np.testing.assert_allclose(found.confidence, [0.9, 0.2])
+    strong = _Scripted(cfg.model_copy(update={"low_confidence": 0.4}), (xyxy, conf, cls)).detect(
+        np.zeros((200, 100, 3), np.uint8))
+    np.testing.assert_allclose(found.xyxy[found.confidence >= 0.4], strong.xyxy)
 
 
 # --------------------------------------------------------------------------- load errors
@@ -305,7 +328,7 @@ def test_ultralytics_backend_filters_like_the_others(tmp_path, monkeypatch):
     det = build_detector(cfg)
     found = det.detect_batch([np.zeros((20, 20, 3), np.uint8)] * 2)
     assert [f.data["class_name"].tolist() for f in found] == [["person", "bottle"]] * 2
-    assert _FakeYolo.calls[-1]["classes"] == [0, 2] and _FakeYolo.calls[-1]["conf"] == cfg.confidence
+    assert _FakeYolo.calls[-1]["classes"] == [0, 2] and _FakeYolo.calls[-1]["conf"] == cfg.low_confidence
     assert det.last_timings["preprocess"] == pytest.approx(0.004)
 
 

@@ -280,7 +280,12 @@ def test_zone_editor_points_zones_and_errors_in_place(web: WebEnv, open_page: An
     expect(handles).to_have_count(4)
     # kind and name; a bad name is refused by the API's ZoneConfig and shown on that zone
     item = page.locator("#z-list li.zone-item").first
+    anchor = page.locator("#z-svg .zone-label text.anchor").first
+    expect(anchor).to_have_attribute("data-anchor", "bottom_center")  # a new zone is generic: feet
+    item.locator("select.zi-kind").select_option("teller_area")
+    expect(anchor).to_have_attribute("data-anchor", "center_or_bottom")  # the point tested follows the kind
     item.locator("select.zi-kind").select_option("door")
+    expect(anchor).to_have_attribute("data-anchor", "bottom_center")
     item.locator("input.zi-name").fill("back door")
     page.click("#z-save")
     expect(page.locator("#z-list li.zone-item.invalid .zi-error")).to_contain_text("name")

@@ -80,6 +80,12 @@ class Detector(abc.ABC):
         self._names = np.array(self.class_names, dtype=str)
 
     @property
+    def floor(self) -> float:
+        """Lowest score returned: person boxes down to ``low_confidence`` (for the tracker's second
+        association), every other class down to ``confidence``."""
+        return min(self.cfg.confidence, self.cfg.low_confidence)
+
+    @property
     def supports_batch(self) -> bool:
         """True when ``detect_batch`` runs several images in one inference call."""
         return False
@@ -105,8 +111,13 @@ class Detector(abc.ABC):
         """Keep the wanted classes above the threshold, clip to the image, then suppress duplicates.
 
         Candidates are thresholded before NMS so that NMS works on tens of boxes, not thousands.
+        Persons are kept down to ``floor`` (a box below ``confidence`` only extends a track), other
+        classes down to ``confidence``. Greedy NMS keeps a box only when no higher-scored box of its
+        class overlaps it, so the boxes at or above ``confidence`` are the same as a run at that
+        threshold would give.
         """
-        keep = (confidence >= self.cfg.confidence) & np.isin(class_id, self.keep_class_ids)
+        threshold = np.where(class_id == self.person_class_id, self.floor, self.cfg.confidence)
+        keep = (confidence >= threshold) & np.isin(class_id, self.keep_class_ids)
         if not keep.any():
             return self._empty()
         h, w = int(image_shape[0]), int(image_shape[1])

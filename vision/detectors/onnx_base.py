@@ -206,7 +206,7 @@ class OnnxDetector(Detector):
     def _decode(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(xyxy in network-input pixels, confidence, class_id) candidates for one image.
 
-        May pre-filter by ``self.cfg.confidence`` to keep the arrays small.
+        May pre-filter by ``self.floor`` to keep the arrays small.
         """
 
     def _blob(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Letterbox]]:

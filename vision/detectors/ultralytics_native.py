@@ -44,7 +44,7 @@ class UltralyticsDetector(Detector):
             check_image(image)
         timer = StageTimer()
         kwargs: dict[str, Any] = {
-            "conf": self.cfg.confidence,
+            "conf": self.floor,
             "iou": self.cfg.nms_iou,
             "classes": self.keep_class_ids.tolist(),
             "device": self._device,

@@ -37,7 +37,7 @@ class YoloOnnxDetector(OnnxDetector):
     def _decode(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         scores = raw[4:]
         best = scores.max(axis=0)
-        idx = np.flatnonzero(best >= self.cfg.confidence)
+        idx = np.flatnonzero(best >= self.floor)
         class_id = scores[:, idx].argmax(axis=0)
         confidence = best[idx]
         cx, cy, w, h = raw[:4, idx]

@@ -48,7 +48,7 @@ class YoloxOnnxDetector(OnnxDetector):
     def _decode(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # score = objectness x class score <= objectness, so anchors below the threshold on
         # objectness alone can be dropped before any per-class work.
-        idx = np.flatnonzero(raw[:, 4] >= self.cfg.confidence)
+        idx = np.flatnonzero(raw[:, 4] >= self.floor)
         cand = raw[idx]
         scores = cand[:, 4:5] * cand[:, 5:]
         class_id = scores.argmax(axis=1)

@@ -17,6 +17,7 @@ import supervision as sv
 
 from vision.config import CameraConfig, ZoneKind
 from vision.observations import Observation
+from vision.zones import anchor_for, anchor_positions
 
 # BGR-agnostic: supervision's Color converts to BGR itself when drawing.
 STAFF_COLOR = sv.Color.from_hex("#2ecc71")
@@ -41,6 +42,7 @@ class ZoneOverlay:
     name: str
     kind: str
     polygon: np.ndarray  # (N, 2) pixel coordinates
+    anchor: str = "center"  # the point of a person's box tested against this zone (vision.zones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,8 @@ class Overlay:
         if factor == 1.0:
             return self
         zones = tuple(
-            ZoneOverlay(z.name, z.kind, np.asarray(z.polygon, dtype=np.float64) * factor) for z in self.zones
+            ZoneOverlay(z.name, z.kind, np.asarray(z.polygon, dtype=np.float64) * factor, z.anchor)
+            for z in self.zones
         )
         return Overlay(
             zones,
@@ -145,7 +148,8 @@ def _scale_detections(dets: sv.Detections, factor: float) -> sv.Detections:
 def zones_in_pixels(camera: CameraConfig, width: int, height: int) -> tuple[ZoneOverlay, ...]:
     """Config polygons are normalised; drawing needs them in this frame's pixels."""
     scale = np.asarray([width, height], dtype=np.float64)
-    return tuple(ZoneOverlay(z.name, z.kind.value, z.points.astype(np.float64) * scale) for z in camera.zones)
+    return tuple(ZoneOverlay(z.name, z.kind.value, z.points.astype(np.float64) * scale, anchor_for(z))
+                 for z in camera.zones)
 
 
 def _roles(persons: sv.Detections) -> np.ndarray:
@@ -211,6 +215,12 @@ class Renderer:
                 labels = ["person"] * len(persons)
             self._boxes.annotate(scene, colored)
             self._labels.annotate(scene, colored, labels=labels)
+            # a dot on each box at every point the zones test (box centre, bottom centre), so a
+            # reviewer sees why a person is or is not in a zone
+            for position in self._anchor_positions(overlay.zones):
+                sv.DotAnnotator(color=_ROLE_PALETTE, radius=self.thickness + 2, position=position,
+                                color_lookup=sv.ColorLookup.CLASS, outline_thickness=1,
+                                outline_color=sv.Color.BLACK).annotate(scene, colored)
         items = overlay.items
         if len(items):
             self._item_boxes.annotate(scene, items)
@@ -223,6 +233,15 @@ class Renderer:
             lines.append(ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
         self._banner(scene, lines)
         return scene
+
+    @staticmethod
+    def _anchor_positions(zones: Sequence[ZoneOverlay]) -> list[sv.Position]:
+        seen: list[sv.Position] = []
+        for zone in zones:
+            for position in anchor_positions(zone.anchor):
+                if position not in seen:
+                    seen.append(position)
+        return seen
 
     def _banner(self, scene: np.ndarray, lines: Sequence[str]) -> None:
         y = self.padding

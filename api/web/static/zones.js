@@ -122,6 +122,10 @@
       g.append(svg("rect", { class: "bg", rx: 3 * u }), svg("rect", { class: "chip", rx: 1.5 * u }));
       g.append(svg("text", { class: "name", "font-size": 13 * u, text: z.name || "?" }));
       if (counts) g.append(svg("text", { class: "counts", "font-size": 11.5 * u, text: counts }));
+      // the point of each person's box this zone tests (the zone's anchor, else its kind's default)
+      const anchor = (z.rest && z.rest.anchor) || (TW.boot.labels.kind_anchor[kind] || ["bottom_center"])[0];
+      const [zh, en] = TW.boot.labels.anchors[anchor] || [anchor, anchor];
+      g.append(svg("text", { class: "anchor", "font-size": 11 * u, text: "⊙ " + TW.text(zh, en), dataset: { anchor } }));
       return g;
     });
     const z = Z.zones[Z.sel];
