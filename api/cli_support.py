@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -11,6 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from api.settings import Settings
 from vision.errors import ConfigError
+
+log = logging.getLogger("tellerwatch.api")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -44,11 +47,24 @@ def serve(
 
     settings = settings or load_settings()
     config = load_config(config_path, check_files=False) if config_path is not None else None
+    warn_bare_keys(settings)
     try:
         app = create_app(settings, config)
     except OperationalError as exc:
         raise _unreachable(settings, exc) from None
     uvicorn.run(app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="info")
+
+
+def warn_bare_keys(settings: Settings) -> int:
+    """Logs how many ingest keys are not bound to a site (each may write every site's records)."""
+    bare = settings.bare_ingest_keys
+    if bare:
+        log.warning(
+            "TELLERWATCH_INGEST_KEYS has %d bare key(s) that may write any site; bind each pipeline's key "
+            "to its site as SITE:KEY",
+            bare,
+        )
+    return bare
 
 
 def users_add(name: str, role: str, site: str | None, password: str) -> None:

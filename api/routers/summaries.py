@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from api.audit import AuditLog
 from api.deps import Reader, SessionDep, scoped_site
 from api.models import Site, Violation
 from api.schemas import DailySummary, SummaryRow
@@ -131,6 +132,7 @@ def to_csv(summary: DailySummary) -> str:
     summary="One day's violations per site, camera and rule",
 )
 def get_daily(
+    request: Request,
     session: SessionDep,
     user: Reader,
     date_: Annotated[
@@ -147,6 +149,9 @@ def get_daily(
         # quote character there was a 500, or a broken header)
         safe_site = re.sub(r"[^A-Za-z0-9_.-]", "_", site or "all")
         name = f"tellerwatch-{safe_site}-{day.isoformat()}.csv"
+        audit: AuditLog = request.app.state.audit
+        audit.add(session, request, "export_summary_csv", user=user, site=site, detail=f"date {day.isoformat()}")
+        session.commit()
         return Response(
             to_csv(summary),
             media_type="text/csv; charset=utf-8",
