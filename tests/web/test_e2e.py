@@ -342,3 +342,52 @@ def test_new_violations_appear_live_for_those_who_may_see_them(web: WebEnv, open
     assert int(op.get_attribute("#queue-list", "data-beeps") or 0) >= 1
     head_b.wait_for_timeout(300)
     assert new_a["id"] not in row_ids(head_b)
+
+
+def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv, open_page: Any) -> None:
+    """Logins (ok and failed), a clip view and a printed summary show up on the admin's page."""
+    import httpx
+
+    with httpx.Client(base_url=web.url) as http:
+        assert http.post("/api/v1/auth/login", json={"username": "op", "password": "wrong!"}).status_code == 401
+    vid = web.seeded.ids["v1"]
+    head = open_page("head-a")
+    assert head.context.request.get(web.url + f"/api/v1/violations/{vid}/snapshot").ok
+    head.goto(web.url + "/summary?date=" + DAY)
+    head.wait_for_selector("body[data-ready='1']")
+    head.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    head.wait_for_timeout(300)
+
+    page = open_page("adm")
+    page.goto(web.url + "/audit")
+    ready(page)
+    expect(page.locator("nav.tabs a.active")).to_contain_text("审计日志")
+    actions = page.eval_on_selector_all("#a-table tbody tr", "els => els.map(e => e.dataset.action)")
+    assert {"login", "login_failed", "view_snapshot", "print_summary"} <= set(actions), actions
+    failed = page.locator("#a-table tbody tr[data-action='login_failed']").first
+    expect(failed).to_contain_text("op")
+    expect(failed).to_contain_text("登录失败")
+    page.select_option("#a-action", "view_snapshot")
+    ready(page)
+    rows = page.locator("#a-table tbody tr")
+    expect(rows.first).to_contain_text("head-a")
+    assert set(page.eval_on_selector_all("#a-table tbody tr", "els => els.map(e => e.dataset.action)")) == {
+        "view_snapshot"
+    }
+    href = page.get_attribute("#a-csv", "href")
+    assert href is not None and "format=csv" in href and "action=view_snapshot" in href
+    got = page.context.request.get(web.url + href)
+    table = list(csv.reader(io.StringIO(got.text())))
+    assert got.ok and table[0][:5] == ["at", "user", "role", "ip", "action"]
+    assert {r[4] for r in table[1:]} == {"view_snapshot"} and {r[1] for r in table[1:]} == {"head-a"}
+    page.click("#a-clear")
+    ready(page)
+    screenshot(page, "audit")
+    # nobody else sees the page or its tab
+    op = open_page("op")
+    op.log.expect_status(403)
+    op.goto(web.url + "/review")
+    ready(op)
+    assert op.locator("nav.tabs a[href='/audit']").count() == 0
+    r = op.goto(web.url + "/audit")
+    assert r is not None and r.status == 403
