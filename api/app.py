@@ -20,7 +20,7 @@ from api.limits import BodySizeLimit, BodyTooLarge, SecurityHeaders
 from api.live import Broadcaster
 from api.metrics import ApiMetrics
 from api.models import utcnow
-from api.ratelimit import HashPool, LoginLimiter
+from api.ratelimit import BoundedPool, LoginLimiter
 from api.routers import audit as audit_routes
 from api.routers import auth, cameras, events, health, live, summaries, users, violations
 from api.schemas import LoginRequest, ViolationIn
@@ -31,6 +31,7 @@ from api.web import pages as web
 from vision.config import AppConfig
 
 API_PREFIX = "/api/v1"
+LOGIN_DB_THREADS = 4  # of the engine's pool (PostgreSQL: 10 + 10 overflow), at most this many for logins
 
 
 def _body_limits(settings: Settings) -> Any:
@@ -93,12 +94,14 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     with db.session() as session:
         audit.prune(session)
         session.commit()
-    hash_pool = HashPool(settings.login_hash_concurrency, max_waiting=32, wait_s=settings.login_hash_wait_s)
+    hash_pool = BoundedPool(settings.login_hash_concurrency, max_waiting=32, wait_s=settings.login_hash_wait_s)
+    login_db_pool = BoundedPool(LOGIN_DB_THREADS, max_waiting=256, wait_s=settings.login_hash_wait_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         hash_pool.shutdown()
+        login_db_pool.shutdown()
         db.dispose()
 
     app = FastAPI(
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.passwords = Passwords(settings)
     app.state.login_limiter = LoginLimiter(settings)
     app.state.hash_pool = hash_pool
+    app.state.login_db_pool = login_db_pool
     app.state.audit = audit
     app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
     app.state.zone_live = {}

@@ -23,7 +23,12 @@ GET  /api/v1/cameras/{id}/zones        401    yes       all sites    own        
 PUT  /api/v1/cameras/{id}/zones        401    403       403          403          all       all
 GET  /api/v1/cameras/{id}/snapshot     401    403       all sites    own          all       all
 GET|POST /api/v1/users, DELETE /users/{name}  401  403  403          403          403       all
+GET  /api/v1/audit                     401    403       403          403          403       all
+POST /api/v1/audit/print               401    403       yes          yes          yes       yes
 =====================================  =====  ========  ===========  ===========  ========  =====
+
+An API key written ``SITE:KEY`` in ``TELLERWATCH_INGEST_KEYS`` writes only SITE (events, camera
+status, frames) and reads only SITE's zones (403 otherwise); a bare key writes any site.
 
 A user authenticates with ``Authorization: Bearer <token>`` or the ``tw_session`` cookie; a
 pipeline with ``X-API-Key`` (or ``Authorization: Bearer <ingest key>``, which is what Prometheus

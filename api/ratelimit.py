@@ -8,9 +8,10 @@ the right password included, without hashing anything. A successful login gives 
 back, so the counters measure failures. Windows are fixed: they start at a key's first attempt
 and last ``login_window_s``.
 
-Hashing itself runs on a small dedicated pool (``login_hash_concurrency`` threads) with a bounded
-queue, so a flood of logins cannot take every worker thread or database connection and the rest
-of the API (``/healthz`` included) keeps answering.
+Login's database steps and its hashing run on small pools of their own (4 threads and
+``login_hash_concurrency`` threads) with bounded queues, so a flood of logins cannot take every
+worker thread or database connection and the rest of the API (``/healthz`` included) keeps
+answering; a login that finds a queue full, or waits too long, gets 429.
 """
 
 from __future__ import annotations
@@ -95,15 +96,18 @@ class LoginLimiter:
         return int(count), float(start)
 
 
-class HashingBusy(Exception):
-    """No hashing slot came free in time."""
+class PoolBusy(Exception):
+    """No slot came free in time, or the queue is full."""
 
 
-class HashPool:
-    """A few threads for password hashing and a bounded queue in front of them."""
+class BoundedPool:
+    """A few threads of its own and a bounded queue in front of them, for work a flood of requests
+    must not be allowed to spread over every worker thread and database connection: login's
+    database steps and its password hashing each get one."""
 
     def __init__(self, workers: int, max_waiting: int, wait_s: float) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tw-hash")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
         self._max_pending = workers + max_waiting
         self._pending = 0
         self._lock = threading.Lock()
@@ -112,18 +116,24 @@ class HashPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         with self._lock:
             if self._pending >= self._max_pending:
-                raise HashingBusy
+                raise PoolBusy
             self._pending += 1
+            if self._pool is None:  # started on first use, again after an app shutdown (tests)
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="tw-hash")
+            pool = self._pool
         try:
-            future = self._pool.submit(fn, *args)
+            future = pool.submit(fn, *args)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.wait_s)
             except TimeoutError:
                 future.cancel()
-                raise HashingBusy from None
+                raise PoolBusy from None
         finally:
             with self._lock:
                 self._pending -= 1
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

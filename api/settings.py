@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     login_hash_concurrency: int = Field(
         2, ge=1, le=64, description="password hashes computed at once; more logins wait their turn"
     )
-    login_hash_wait_s: float = Field(10.0, gt=0, le=120, description="longest wait for a hashing slot (then 503)")
+    login_hash_wait_s: float = Field(
+        20.0, gt=0, le=120, description="longest a login waits for a hashing or database slot (then 429)"
+    )
     audit_retention_days: int = Field(365, ge=180, le=36500, description="audit rows older than this are pruned")
     argon2_time_cost: int = Field(3, ge=1, le=20)
     argon2_memory_kib: int = Field(64 * 1024, ge=8, description="Argon2id memory per hash, KiB")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from api.audit import AuditLog, client_ip
 from api.deps import SESSION_COOKIE, CurrentUser, get_db, get_settings
 from api.metrics import ApiMetrics
 from api.models import User
-from api.ratelimit import HashingBusy, HashPool, LoginLimiter, Verdict
+from api.ratelimit import BoundedPool, LoginLimiter, PoolBusy, Verdict
 from api.schemas import LoginRequest, TokenPublic, UserPublic
 from api.security import Passwords, create_token
 
@@ -71,7 +71,8 @@ async def login(request: Request, response: Response) -> TokenPublic:
     limiter: LoginLimiter = request.app.state.login_limiter
     metrics: ApiMetrics = request.app.state.metrics
     audit: AuditLog = request.app.state.audit
-    hashing: HashPool = request.app.state.hash_pool
+    hashing: BoundedPool = request.app.state.hash_pool
+    db_work: BoundedPool = request.app.state.login_db_pool
     ip = client_ip(request)
     db = get_db(request)
 
@@ -88,7 +89,10 @@ async def login(request: Request, response: Response) -> TokenPublic:
                 return verdict, None, None
             return verdict, user.password_hash, user.id
 
-    verdict, stored_hash, user_id = await run_in_threadpool(count_attempt)
+    try:
+        verdict, stored_hash, user_id = await db_work.run(count_attempt)
+    except PoolBusy:
+        raise _busy(metrics) from None
     if not verdict.allowed:
         metrics.logins.labels("limited").inc()
         raise HTTPException(
@@ -99,13 +103,8 @@ async def login(request: Request, response: Response) -> TokenPublic:
     passwords: Passwords = request.app.state.passwords
     try:
         ok = await hashing.run(passwords.verify, stored_hash, creds.password)
-    except HashingBusy:
-        metrics.logins.labels("busy").inc()
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "too many logins at once; try again shortly",
-            headers={"Retry-After": "5"},
-        ) from None
+    except PoolBusy:
+        raise _busy(metrics) from None
 
     def finish() -> tuple[UserPublic, str] | None:
         with db.session() as session:
@@ -128,23 +127,26 @@ async def login(request: Request, response: Response) -> TokenPublic:
             )
             return public, token
 
-    checked = await run_in_threadpool(finish)
+    try:
+        checked = await db_work.run(finish)
+    except PoolBusy:
+        raise _busy(metrics) from None
     if checked is None:
         metrics.logins.labels("failed").inc()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
         )
     if passwords.needs_rehash(stored_hash or ""):
-        new_hash = await hashing.run(passwords.hash, creds.password)
 
-        def rehash() -> None:
+        def rehash(new_hash: str) -> None:
             with db.session() as session:
                 user = session.get(User, user_id)
                 if user is not None and user.password_hash == stored_hash:
                     user.password_hash = new_hash
                     session.commit()
 
-        await run_in_threadpool(rehash)
+        with contextlib.suppress(PoolBusy):  # the old hash still works; the next login upgrades it
+            await db_work.run(rehash, await hashing.run(passwords.hash, creds.password))
     metrics.logins.labels("ok").inc()
     public, token = checked
     response.set_cookie(
@@ -158,6 +160,14 @@ async def login(request: Request, response: Response) -> TokenPublic:
     )
     response.headers["Cache-Control"] = "no-store"
     return TokenPublic(access_token=token, expires_in=settings.token_ttl_s, user=public)
+
+
+def _busy(metrics: ApiMetrics) -> HTTPException:
+    """Too many logins at once (a flood): refused like a limited attempt, so clients back off."""
+    metrics.logins.labels("busy").inc()
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, "too many logins at once; try again shortly", headers={"Retry-After": "5"}
+    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
