@@ -362,12 +362,18 @@ def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv,
     page.goto(web.url + "/audit")
     ready(page)
     expect(page.locator("nav.tabs a.active")).to_contain_text("审计日志")
-    actions = page.eval_on_selector_all("#a-table tbody tr", "els => els.map(e => e.dataset.action)")
-    assert {"login", "login_failed", "view_snapshot", "print_summary"} <= set(actions), actions
-    failed = page.locator("#a-table tbody tr[data-action='login_failed']").first
-    expect(failed).to_contain_text("op")
-    expect(failed).to_contain_text("登录失败")
+    # filtered by action, since other tests' rows may fill the first page
+    for action, who, text in (("login_failed", "op", "登录失败"), ("login", "adm", "登录成功"),
+                              ("print_summary", "head-a", "打印汇总")):
+        page.select_option("#a-action", action)
+        ready(page)
+        row = page.locator(f"#a-table tbody tr[data-action='{action}']").first
+        expect(row).to_contain_text(who)
+        expect(row).to_contain_text(text)
     page.select_option("#a-action", "view_snapshot")
+    ready(page)
+    page.fill("#a-user", "head-a")
+    page.click("#a-filters button[type='submit']")
     ready(page)
     rows = page.locator("#a-table tbody tr")
     expect(rows.first).to_contain_text("head-a")
@@ -375,7 +381,7 @@ def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv,
         "view_snapshot"
     }
     href = page.get_attribute("#a-csv", "href")
-    assert href is not None and "format=csv" in href and "action=view_snapshot" in href
+    assert href is not None and "format=csv" in href and "action=view_snapshot" in href and "user=head-a" in href
     got = page.context.request.get(web.url + href)
     table = list(csv.reader(io.StringIO(got.text())))
     assert got.ok and table[0][:5] == ["at", "user", "role", "ip", "action"]
