@@ -7,25 +7,31 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import JSONResponse
 
 from api import __version__
+from api.audit import AuditLog
 from api.db import Database
 from api.ingest import ensure_camera, ensure_site
 from api.limits import BodySizeLimit, BodyTooLarge, SecurityHeaders
 from api.live import Broadcaster
 from api.metrics import ApiMetrics
 from api.models import utcnow
-from api.ratelimit import LoginLimiter
+from api.ratelimit import BoundedPool, LoginLimiter
+from api.routers import audit as audit_routes
 from api.routers import auth, cameras, events, health, live, summaries, users, violations
 from api.schemas import LoginRequest, ViolationIn
 from api.security import Passwords
 from api.settings import Settings
+from api.strict import StrictInput, json_safe
 from api.web import pages as web
 from vision.config import AppConfig
 
 API_PREFIX = "/api/v1"
+LOGIN_DB_THREADS = 4  # of the engine's pool (PostgreSQL: 10 + 10 overflow), at most this many for logins
 
 
 def _body_limits(settings: Settings) -> Any:
@@ -84,9 +90,18 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     if config is not None:
         seed_from_config(db, config)
 
+    audit = AuditLog(settings.audit_retention_days)
+    with db.session() as session:
+        audit.prune(session)
+        session.commit()
+    hash_pool = BoundedPool(settings.login_hash_concurrency, max_waiting=32, wait_s=settings.login_hash_wait_s)
+    login_db_pool = BoundedPool(LOGIN_DB_THREADS, max_waiting=256, wait_s=settings.login_hash_wait_s)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        hash_pool.shutdown()
+        login_db_pool.shutdown()
         db.dispose()
 
     app = FastAPI(
@@ -100,7 +115,10 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.db = db
     app.state.metrics = metrics
     app.state.passwords = Passwords(settings)
-    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.login_limiter = LoginLimiter(settings)
+    app.state.hash_pool = hash_pool
+    app.state.login_db_pool = login_db_pool
+    app.state.audit = audit
     app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
     app.state.zone_live = {}
     app.state.zone_applied = {}
@@ -115,11 +133,18 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
         count_too_large(request.url.path)
         return JSONResponse({"detail": str(exc)}, status_code=413, headers={"Connection": "close"})
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own handler echoes the refused value, which may be one JSON cannot carry."""
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    # innermost first: strict input sees the body after the size limit has
+    app.add_middleware(StrictInput)
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings), on_reject=count_too_large)
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)
-    for module in (events, violations, summaries, auth, cameras, live, users):
+    for module in (events, violations, summaries, auth, cameras, live, users, audit_routes):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(cameras.metrics_router, prefix=API_PREFIX)
     web.install(app)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -17,6 +18,7 @@ from vision.errors import ConfigError
 
 if TYPE_CHECKING:
     from api.verify import Report
+log = logging.getLogger("tellerwatch.api")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -50,6 +52,7 @@ def serve(
 
     settings = settings or load_settings()
     config = load_config(config_path, check_files=False) if config_path is not None else None
+    warn_bare_keys(settings)
     try:
         app = create_app(settings, config)
     except OperationalError as exc:
@@ -65,6 +68,16 @@ def database_settings() -> Settings:
     if os.environ.get("TELLERWATCH_SECRET_KEY"):
         return load_settings()
     return load_settings(secret_key=secrets.token_urlsafe(48))
+def warn_bare_keys(settings: Settings) -> int:
+    """Logs how many ingest keys are not bound to a site (each may write every site's records)."""
+    bare = settings.bare_ingest_keys
+    if bare:
+        log.warning(
+            "TELLERWATCH_INGEST_KEYS has %d bare key(s) that may write any site; bind each pipeline's key "
+            "to its site as SITE:KEY",
+            bare,
+        )
+    return bare
 
 
 def users_add(name: str, role: str, site: str | None, password: str) -> None:

@@ -24,7 +24,12 @@ GET  /api/v1/cameras/{id}/zones        401    yes       all sites    own        
 PUT  /api/v1/cameras/{id}/zones        401    403       403          403          all       all
 GET  /api/v1/cameras/{id}/snapshot     401    403       all sites    own          all       all
 GET|POST /api/v1/users, DELETE /users/{name}  401  403  403          403          403       all
+GET  /api/v1/audit                     401    403       403          403          403       all
+POST /api/v1/audit/print               401    403       yes          yes          yes       yes
 =====================================  =====  ========  ===========  ===========  ========  =====
+
+An API key written ``SITE:KEY`` in ``TELLERWATCH_INGEST_KEYS`` writes only SITE (events, camera
+status, frames) and reads only SITE's zones (403 otherwise); a bare key writes any site.
 
 A user authenticates with ``Authorization: Bearer <token>`` or the ``tw_session`` cookie; a
 pipeline with ``X-API-Key`` (or ``Authorization: Bearer <ingest key>``, which is what Prometheus
@@ -44,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import User
-from api.security import key_matches, verify_token
+from api.security import key_index, verify_token
 from api.settings import Settings
 
 SESSION_COOKIE = "tw_session"
@@ -72,9 +77,23 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """A pipeline authenticated by an ingest key; it may push, never read violations."""
+    """A pipeline authenticated by an ingest key; it may push, never read violations.
+
+    ``site`` is the site a ``SITE:KEY`` entry binds the key to; ``None`` for a bare key, which may
+    write any site (single-box installs)."""
 
     name: str = "pipeline"
+    site: str | None = None
+
+    def may_write(self, site: str) -> bool:
+        return self.site is None or self.site == site
+
+    def check_site(self, site: str) -> None:
+        """403 unless this key may write ``site``."""
+        if not self.may_write(site):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this API key is bound to site {self.site!r}; it may not write {site!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +126,13 @@ def _same_origin(request: Request) -> bool:
 
 def _resolve(request: Request) -> Principal | None:
     settings = get_settings(request)
+    entries = settings.ingest_key_entries
+    keys = [e.key for e in entries]
     api_key = request.headers.get("x-api-key")
     if api_key is not None:
-        if key_matches(api_key, settings.ingest_key_list):
-            return Pipeline()
+        found = key_index(api_key, keys)
+        if found is not None:
+            return Pipeline(site=entries[found].site)
         raise _unauthorized("invalid API key")
     token: str | None = None
     via_cookie = False
@@ -120,8 +142,9 @@ def _resolve(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not value.strip():
             raise _unauthorized("use 'Authorization: Bearer <token>'")
         token = value.strip()
-        if key_matches(token, settings.ingest_key_list):
-            return Pipeline()
+        found = key_index(token, keys)
+        if found is not None:
+            return Pipeline(site=entries[found].site)
     else:
         token = request.cookies.get(SESSION_COOKIE)
         via_cookie = token is not None

@@ -32,6 +32,27 @@ def looks_like(kind: str, head: bytes) -> bool:
     return False
 
 
+POINTER_SUFFIXES = {"snapshot": ".jpg", "clip": ".mp4", "clip_annotated": ".annotated.mp4"}
+
+
+def pointer_ok(relative: str, kind: str, site: str, camera: str, violation_id: str) -> bool:
+    """Whether an evidence path a record carries names that record's own file.
+
+    Accepted: ``[evidence/][SITE/]CAMERA/ID<suffix>`` with the record's own site, camera and id,
+    which is where a pipeline writes (``evidence/<camera>/<id>.jpg``) and where uploads land. Ids
+    are unique across sites and owned by the first site that stores them, so a record cannot point
+    at another site's or another violation's file, and a branch head cannot be served one.
+    """
+    if not relative or "\x00" in relative or "\\" in relative:
+        return False
+    parts = PurePosixPath(relative).parts
+    if parts and parts[0] == "evidence":
+        parts = parts[1:]
+    if len(parts) == 3 and parts[0] == site:
+        parts = parts[1:]
+    return len(parts) == 2 and parts[0] == camera and parts[1] == f"{violation_id}{POINTER_SUFFIXES[kind]}"
+
+
 def resolve(evidence_dir: Path, relative: str | None) -> Path | None:
     """The file a record's path names, or ``None`` if it is missing or would leave the folder.
 

@@ -175,8 +175,13 @@ def _chunks(f: IO[bytes]) -> Any:
 
 
 def ingest(
-    session: Session, settings: Settings, rec: ViolationIn, uploads: dict[str, IO[bytes]]
+    session: Session,
+    settings: Settings,
+    rec: ViolationIn,
+    uploads: dict[str, IO[bytes]],
+    writer_site: str | None = None,
 ) -> IngestOutcome:
+    """``writer_site``: the site the caller's API key is bound to (``None``: a bare key)."""
     check_uploads(uploads)
     staged: dict[str, StagedFile] = {}
     committed: list[StagedFile] = []
@@ -184,7 +189,7 @@ def ingest(
         for kind, f in uploads.items():
             staged[kind] = stage_upload(settings.evidence_path, rec.camera, rec.id, kind, _chunks(f))
         check_hashes(rec.details or {}, staged)
-        outcome = _store(session, rec, staged)
+        outcome = _store(session, rec, staged, writer_site)
         for s in staged.values():
             if outcome.used.get(s.relative):
                 s.commit()
@@ -208,7 +213,9 @@ class _Stored:
     used: dict[str, bool]
 
 
-def _store(session: Session, rec: ViolationIn, staged: dict[str, StagedFile]) -> _Stored:
+def _store(
+    session: Session, rec: ViolationIn, staged: dict[str, StagedFile], writer_site: str | None = None
+) -> _Stored:
     site = ensure_site(session, rec.site, _offset_min(rec.started_at))
     ensure_camera(session, rec.site, rec.camera)
     values = _values(rec, _site_zone(site))
@@ -235,6 +242,10 @@ def _store(session: Session, rec: ViolationIn, staged: dict[str, StagedFile]) ->
         return _Stored("created", row, {s.relative: True for s in staged.values()})
 
     row = session.scalars(select(Violation).where(Violation.id == rec.id).with_for_update()).one()
+    if writer_site is not None and row.site != writer_site:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"violation {rec.id} belongs to another site; this API key may not rewrite it"
+        )
     clash = [k for k in IDENTITY if getattr(row, k) != getattr(rec, k)]
     if clash:
         raise HTTPException(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
+from api.evidence import POINTER_SUFFIXES, pointer_ok
+from api.strict import StrictInputError, check_text, check_value, json_safe
 from vision.config import ID_PATTERN, ZoneConfig
 from vision.events import Violation as ViolationRecord
 from vision.events import iso_ms
@@ -22,6 +26,19 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 STAGE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 # site, camera, rule and zone become folder names, MQTT topic levels and CSV cells
 SITE_CAMERA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# strict input (docs/CONTRACT.md): times a record may carry, the size of its details
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_DETAILS_BYTES = 64 * 1024
+MAX_DURATION_S = 366 * 86400.0
+
+
+def _plain_text(value: str) -> str:
+    try:
+        check_text(value, "text")
+    except StrictInputError as exc:
+        raise ValueError(str(exc).removeprefix("text: ")) from None
+    return value
 
 
 def _safe_relative(value: str | None, field: str) -> str | None:
@@ -52,6 +69,34 @@ class ViolationIn(ViolationRecord):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and (v.tzinfo is None or v.utcoffset() is None):
             raise ValueError("must include a UTC offset, e.g. 2026-11-26T09:00:07.400+08:00")
+        if v is not None and not (EARLIEST <= v < LATEST):
+            raise ValueError("must lie between the years 2000 and 2100")
+        return v
+
+    @field_validator("duration_s")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v) or v < 0 or v > MAX_DURATION_S:
+            raise ValueError(f"must be a finite number of seconds from 0 to {MAX_DURATION_S:.0f}")
+        return v
+
+    @field_validator("track_ids")
+    @classmethod
+    def _track_ids(cls, v: list[int]) -> list[int]:
+        if len(v) > 10_000 or any(not (0 <= t < 2**53) for t in v):
+            raise ValueError("at most 10000 track ids, each from 0 to 2**53")
+        return v
+
+    @field_validator("details")
+    @classmethod
+    def _details(cls, v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            check_value(v, "details")
+            size = len(json.dumps(v, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+        except (StrictInputError, ValueError, TypeError) as exc:
+            raise ValueError(str(exc) if isinstance(exc, StrictInputError) else "details must be plain JSON") from None
+        if size > MAX_DETAILS_BYTES:
+            raise ValueError(f"details is {size} bytes as JSON; at most {MAX_DETAILS_BYTES}")
         return v
 
     @field_validator("snapshot")
@@ -70,6 +115,16 @@ class ViolationIn(ViolationRecord):
             raise ValueError("ended_at is required when state is 'ended'")
         if self.ended_at is not None and self.ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
+        pointers = {"snapshot": self.snapshot, "clip": self.clip, "clip_annotated": self.details.get("clip_annotated")}
+        for kind, value in pointers.items():
+            if value is None:
+                continue
+            if not isinstance(value, str) or not pointer_ok(value, kind, self.site, self.camera, self.id):
+                suffix = POINTER_SUFFIXES[kind]
+                raise ValueError(
+                    f"{kind} must name this violation's own file: [evidence/]{self.camera}/{self.id}{suffix} "
+                    f"(or {self.site}/{self.camera}/{self.id}{suffix})"
+                )
         return self
 
 
@@ -111,24 +166,31 @@ class ViolationPublic(BaseModel):
 
     @classmethod
     def from_row(cls, row: Any, prefix: str = "/api/v1") -> ViolationPublic:
-        tz = timezone(timedelta(minutes=row.utc_offset_min))
+        """Renders defensively: a row stored before strict input (NaN, a far-off time, text JSON
+        cannot carry) still renders, with such values replaced, so one bad row cannot break a list."""
+        try:
+            tz: Any = timezone(timedelta(minutes=row.utc_offset_min))
+        except (TypeError, ValueError, OverflowError):
+            tz = UTC
+        duration = row.duration_s if isinstance(row.duration_s, int | float) and math.isfinite(row.duration_s) else 0.0
+        details = json_safe(row.details) if isinstance(row.details, dict) else {}
         return cls(
             id=row.id,
             site=row.site,
             camera=row.camera,
-            rule=row.rule,
-            zone=row.zone,
+            rule=json_safe(row.rule),
+            zone=json_safe(row.zone),
             severity=row.severity,
             state=row.state,
-            started_at=row.started_at.astimezone(tz),
-            ended_at=row.ended_at.astimezone(tz) if row.ended_at else None,
-            duration_s=round(row.duration_s, 3),
-            track_ids=list(row.track_ids or []),
-            details=dict(row.details or {}),
-            snapshot=row.snapshot,
-            clip=row.clip,
+            started_at=_local(row.started_at, tz),
+            ended_at=_local(row.ended_at, tz) if row.ended_at else None,
+            duration_s=round(duration, 3),
+            track_ids=[t for t in (row.track_ids or []) if isinstance(t, int)],
+            details=details,
+            snapshot=json_safe(row.snapshot),
+            clip=json_safe(row.clip),
             review_status=row.review_status,
-            review_note=row.review_note,
+            review_note=json_safe(row.review_note),
             reviewed_by=row.reviewed_by,
             reviewed_at=row.reviewed_at,
             created_at=row.created_at,
@@ -136,6 +198,13 @@ class ViolationPublic(BaseModel):
             snapshot_url=f"{prefix}/violations/{row.id}/snapshot" if row.snapshot else None,
             clip_url=f"{prefix}/violations/{row.id}/clip" if row.clip else None,
         )
+
+
+def _local(ts: datetime, tz: Any) -> datetime:
+    try:
+        return ts.astimezone(tz)
+    except (OverflowError, ValueError):
+        return ts
 
 
 class ViolationList(BaseModel):
@@ -227,6 +296,11 @@ class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
+    @field_validator("username", "password")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return _plain_text(v)
+
 
 class UserPublic(BaseModel):
     username: str
@@ -248,6 +322,11 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=1024)
     role: Role
+
+    @field_validator("password")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return _plain_text(v)
     site: str | None = Field(None, pattern=ID_PATTERN)
 
 

@@ -1,26 +1,25 @@
-"""Password hashing (Argon2id) and signed, expiring login tokens.
+"""Password hashing (Argon2id) and signed, expiring login tokens (JWT, HS256, through PyJWT).
 
-Tokens are ``base64url(json payload).base64url(HMAC-SHA256)``: stateless so the live stream and
-clip downloads need no session table, yet each carries the user's token generation so that a
-password change or removal revokes every token already handed out.
+Tokens are stateless so the live stream and clip downloads need no session table, yet each
+carries the user's token generation so that a password change or removal revokes every token
+already handed out.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from api.settings import Settings
 
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2
+ALGORITHM = "HS256"
+MAX_TOKEN_LEN = 2048
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -51,14 +50,6 @@ class Passwords:
         return self._ph.check_needs_rehash(stored_hash)
 
 
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: int
@@ -77,31 +68,32 @@ def create_token(
         "sub": username,
         "gen": generation,
         "iat": int(issued),
-        "exp": issued + ttl_s,
+        "exp": int(issued + ttl_s),
     }
-    body = _b64e(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    sig = _b64e(hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest())
-    return f"{body}.{sig}"
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
 def verify_token(secret: bytes, token: str, now: float | None = None) -> TokenClaims | None:
-    """The claims of a genuine, unexpired token; ``None`` for anything else, without saying why."""
-    if len(token) > 2048 or token.count(".") != 1:
-        return None
-    body, sig = token.split(".")
-    expected = _b64e(hmac.new(secret, body.encode("ascii", "replace"), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace")):
+    """The claims of a genuine, unexpired token; ``None`` for anything else, without saying why.
+
+    Only HS256 is accepted (never ``none`` or a key-confusion algorithm); ``exp`` is required.
+    """
+    if not token or len(token) > MAX_TOKEN_LEN:
         return None
     try:
-        payload = json.loads(_b64d(body))
-    except (ValueError, binascii.Error):
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            # expiry is checked below against this module's clock (one clock for issuing and checking)
+            options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError):
         return None
     if not isinstance(payload, dict) or payload.get("v") != TOKEN_VERSION:
         return None
     try:
-        claims = TokenClaims(
-            int(payload["uid"]), str(payload["sub"]), int(payload["gen"]), float(payload["exp"])
-        )
+        claims = TokenClaims(int(payload["uid"]), str(payload["sub"]), int(payload["gen"]), float(payload["exp"]))
     except (KeyError, TypeError, ValueError):
         return None
     if claims.expires_at <= (time.time() if now is None else now):
@@ -111,8 +103,14 @@ def verify_token(secret: bytes, token: str, now: float | None = None) -> TokenCl
 
 def key_matches(candidate: str, keys: list[str]) -> bool:
     """Constant-time membership so response timing does not leak how much of a key was right."""
-    cand = candidate.encode()
-    found = False
-    for key in keys:
-        found |= hmac.compare_digest(cand, key.encode())
+    return key_index(candidate, keys) is not None
+
+
+def key_index(candidate: str, keys: list[str]) -> int | None:
+    """Which key (by position) the candidate is, compared in constant time over all keys."""
+    cand = candidate.encode("utf-8", "surrogatepass")
+    found: int | None = None
+    for i, key in enumerate(keys):
+        if hmac.compare_digest(cand, key.encode("utf-8", "surrogatepass")) and found is None:
+            found = i
     return found

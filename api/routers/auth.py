@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from api import strict
+from api.audit import AuditLog, client_ip
 from api.deps import SESSION_COOKIE, CurrentUser, get_db, get_settings
 from api.metrics import ApiMetrics
 from api.models import User
-from api.ratelimit import LoginLimiter
+from api.ratelimit import BoundedPool, LoginLimiter, PoolBusy, Verdict
 from api.schemas import LoginRequest, TokenPublic, UserPublic
 from api.security import Passwords, create_token
 
@@ -37,10 +38,10 @@ async def _credentials(request: Request) -> LoginRequest:
             data = {k: v for k, v in form.items() if k in ("username", "password") and isinstance(v, str)}
     else:
         try:
-            data = json.loads(await request.body() or b"null")
-        except (ValueError, UnicodeDecodeError):
+            data = strict.loads(await request.body() or b"null")
+        except strict.StrictInputError as exc:
             raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "not valid JSON", "input": None}]
+                [{"type": "json_invalid", "loc": ("body",), "msg": str(exc), "input": None}]
             ) from None
     try:
         return LoginRequest.model_validate(data)
@@ -62,36 +63,62 @@ async def _credentials(request: Request) -> LoginRequest:
     },
 )
 async def login(request: Request, response: Response) -> TokenPublic:
-    """Failed attempts are limited per username and client address; while limited even the right
-    password is refused, otherwise the limit would only slow guessing, not stop it."""
+    """Attempts are counted (in the database, before any hashing) per username + client address,
+    per address and per username; while limited even the right password is refused, otherwise the
+    limit would only slow guessing, not stop it."""
     creds = await _credentials(request)
     settings = get_settings(request)
     limiter: LoginLimiter = request.app.state.login_limiter
     metrics: ApiMetrics = request.app.state.metrics
-    ip = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(creds.username, ip)
-    if wait > 0:
+    audit: AuditLog = request.app.state.audit
+    hashing: BoundedPool = request.app.state.hash_pool
+    db_work: BoundedPool = request.app.state.login_db_pool
+    ip = client_ip(request)
+    db = get_db(request)
+
+    def count_attempt() -> tuple[Verdict, str | None, int | None]:
+        with db.session() as session:
+            verdict = limiter.attempt(session, creds.username, ip)
+            if not verdict.allowed:
+                audit.add(session, request, "login_failed", username=creds.username, detail="too many attempts")
+                session.commit()
+                return verdict, None, None
+            session.commit()
+            user = session.scalars(select(User).where(User.username == creds.username)).one_or_none()
+            if user is None:
+                return verdict, None, None
+            return verdict, user.password_hash, user.id
+
+    try:
+        verdict, stored_hash, user_id = await db_work.run(count_attempt)
+    except PoolBusy:
+        raise _busy(metrics) from None
+    if not verdict.allowed:
         metrics.logins.labels("limited").inc()
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "too many failed logins; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
+            headers={"Retry-After": str(int(verdict.retry_after_s) + 1)},
         )
     passwords: Passwords = request.app.state.passwords
-    db = get_db(request)
+    try:
+        ok = await hashing.run(passwords.verify, stored_hash, creds.password)
+    except PoolBusy:
+        raise _busy(metrics) from None
 
-    def check() -> tuple[UserPublic, str] | None:
+    def finish() -> tuple[UserPublic, str] | None:
         with db.session() as session:
-            user = session.scalars(select(User).where(User.username == creds.username)).one_or_none()
-            ok = passwords.verify(user.password_hash if user else None, creds.password)
-            if user is None or not ok or not user.active:
-                return None
-            if passwords.needs_rehash(user.password_hash):
-                user.password_hash = passwords.hash(creds.password)
+            user = session.get(User, user_id) if ok and user_id is not None else None
+            if user is None or not user.active or user.password_hash != stored_hash:
+                audit.add(
+                    session, request, "login_failed", username=creds.username, detail="wrong username or password"
+                )
                 session.commit()
-            token = create_token(
-                settings.secret, user.id, user.username, user.token_generation, settings.token_ttl_s
-            )
+                return None
+            limiter.succeeded(session, verdict.keys)
+            audit.add(session, request, "login", user=user, site=user.site)
+            session.commit()
+            token = create_token(settings.secret, user.id, user.username, user.token_generation, settings.token_ttl_s)
             public = UserPublic(
                 username=user.username,
                 role=user.role,
@@ -100,14 +127,26 @@ async def login(request: Request, response: Response) -> TokenPublic:
             )
             return public, token
 
-    checked = await run_in_threadpool(check)
+    try:
+        checked = await db_work.run(finish)
+    except PoolBusy:
+        raise _busy(metrics) from None
     if checked is None:
-        limiter.failed(creds.username, ip)
         metrics.logins.labels("failed").inc()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
         )
-    limiter.succeeded(creds.username, ip)
+    if passwords.needs_rehash(stored_hash or ""):
+
+        def rehash(new_hash: str) -> None:
+            with db.session() as session:
+                user = session.get(User, user_id)
+                if user is not None and user.password_hash == stored_hash:
+                    user.password_hash = new_hash
+                    session.commit()
+
+        with contextlib.suppress(PoolBusy):  # the old hash still works; the next login upgrades it
+            await db_work.run(rehash, await hashing.run(passwords.hash, creds.password))
     metrics.logins.labels("ok").inc()
     public, token = checked
     response.set_cookie(
@@ -121,6 +160,14 @@ async def login(request: Request, response: Response) -> TokenPublic:
     )
     response.headers["Cache-Control"] = "no-store"
     return TokenPublic(access_token=token, expires_in=settings.token_ttl_s, user=public)
+
+
+def _busy(metrics: ApiMetrics) -> HTTPException:
+    """Too many logins at once (a flood): refused like a limited attempt, so clients back off."""
+    metrics.logins.labels("busy").inc()
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, "too many logins at once; try again shortly", headers={"Retry-After": "5"}
+    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -19,9 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from api.audit import AuditLog
 from api.deps import (
     READERS,
     AuthUser,
+    Pipeline,
     PipelineDep,
     Principal,
     Reader,
@@ -152,6 +154,11 @@ def get_zones(
     """A pipeline polls with the ETag of its last answer and gets 304 until an editor saves, so
     zones change without a restart. Never cached by browsers: the body carries live counts."""
     user = who if isinstance(who, AuthUser) else None
+    if isinstance(who, Pipeline) and who.site is not None:
+        # a key bound to a site reads only that site's zones
+        if site is not None:
+            who.check_site(site)
+        site = who.site
     cam = find_camera(session, camera_id, site, user)
     etag = zones_etag(cam)
     headers = {"ETag": etag, "Cache-Control": "no-store"}
@@ -201,6 +208,16 @@ def put_zones(
     cam.zones_version += 1
     cam.zones_updated_at = utcnow()
     cam.zones_updated_by = user.username
+    audit: AuditLog = request.app.state.audit
+    audit.add(
+        session,
+        request,
+        "update_zones",
+        user=user,
+        site=cam.site,
+        camera=cam.camera_id,
+        detail=f"version {cam.zones_version}: {', '.join(z.name for z in body.zones) or 'no zones'}",
+    )
     session.commit()
     response.headers["ETag"] = zones_etag(cam)
     return _zones_public(request, cam)
@@ -243,8 +260,9 @@ def get_camera_snapshot(
     summary="Pipelines upload the latest frame of a camera (JPEG body)",
 )
 async def post_frame(
-    camera_id: CameraId, request: Request, _: PipelineDep, site: Annotated[str, Query(pattern=ID_PATTERN)]
+    camera_id: CameraId, request: Request, pipeline: PipelineDep, site: Annotated[str, Query(pattern=ID_PATTERN)]
 ) -> Response:
+    pipeline.check_site(site)
     data = await request.body()
     if not looks_like("snapshot", data[:16]):
         raise HTTPException(422, "the body must be a JPEG image")
@@ -273,7 +291,8 @@ async def post_frame(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Pipelines report frame rate, per-stage latency and per-zone counts",
 )
-def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, _: PipelineDep) -> Response:
+def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, pipeline: PipelineDep) -> Response:
+    pipeline.check_site(body.site)
     m: ApiMetrics = request.app.state.metrics
     labels = (body.site, body.camera)
     if body.fps is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import IO, Any
 
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from api import strict
 from api.deps import PipelineDep, get_db, get_settings
 from api.ingest import EvidenceInvalid, IngestOutcome, ingest
 from api.live import LiveMessage
@@ -58,11 +58,9 @@ def _parse_record(metrics: ApiMetrics, data: Any, loc: tuple[str, ...]) -> Viola
 
 def _json(metrics: ApiMetrics, raw: bytes | str, loc: tuple[str, ...]) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _invalid(
-            metrics, [{"type": "json_invalid", "loc": loc, "msg": "not valid JSON", "input": None}]
-        ) from None
+        return strict.loads(raw, "record")
+    except strict.StrictInputError as exc:
+        raise _invalid(metrics, [{"type": "json_invalid", "loc": loc, "msg": str(exc), "input": None}]) from None
 
 
 @router.post(
@@ -71,13 +69,14 @@ def _json(metrics: ApiMetrics, raw: bytes | str, loc: tuple[str, ...]) -> Any:
     openapi_extra={"requestBody": REQUEST_BODY},
     responses={
         201: {"description": "a new violation was stored", "model": IngestResult},
+        403: {"description": "the API key is bound to another site (or the id is another site's violation)"},
         409: {"description": "the id belongs to a violation of another site, camera, rule or zone"},
         413: {"description": "body larger than TELLERWATCH_MAX_UPLOAD_BYTES"},
         415: {"description": "neither JSON nor multipart"},
     },
     summary="Store a violation record (idempotent on id)",
 )
-async def post_event(request: Request, response: Response, _: PipelineDep) -> IngestResult:
+async def post_event(request: Request, response: Response, pipeline: PipelineDep) -> IngestResult:
     """A later state of the same id updates the row; re-sending a state already stored answers
     ``unchanged`` and an older one ``stale``, both 200, so an outbox can forget either."""
     metrics: ApiMetrics = request.app.state.metrics
@@ -129,11 +128,13 @@ async def post_event(request: Request, response: Response, _: PipelineDep) -> In
                             }
                         ],
                     )
-            outcome = await _store(request, record, uploads)
+            pipeline.check_site(record.site)
+            outcome = await _store(request, record, uploads, pipeline.site)
     elif ctype in ("application/json", ""):
         body = await request.body()
         record = _parse_record(metrics, _json(metrics, body, ("body",)), ("body",))
-        outcome = await _store(request, record, {})
+        pipeline.check_site(record.site)
+        outcome = await _store(request, record, {}, pipeline.site)
     else:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send application/json or multipart/form-data"
@@ -148,14 +149,16 @@ async def post_event(request: Request, response: Response, _: PipelineDep) -> In
     return IngestResult(id=record.id, result=outcome.result, state=outcome.violation.state)  # type: ignore[arg-type]
 
 
-async def _store(request: Request, record: ViolationIn, uploads: dict[str, IO[bytes]]) -> IngestOutcome:
+async def _store(
+    request: Request, record: ViolationIn, uploads: dict[str, IO[bytes]], writer_site: str | None
+) -> IngestOutcome:
     metrics: ApiMetrics = request.app.state.metrics
     settings = get_settings(request)
     db = get_db(request)
 
     def work() -> IngestOutcome:
         with db.session() as session:
-            return ingest(session, settings, record, uploads)
+            return ingest(session, settings, record, uploads, writer_site)
 
     try:
         return await run_in_threadpool(work)

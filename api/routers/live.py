@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from api.live import Broadcaster
 from vision.config import ID_PATTERN
 
 router = APIRouter(tags=["live"])
+log = logging.getLogger(__name__)
 
 
 @router.get(
@@ -57,7 +59,12 @@ async def live(
                 lost = sub.take_dropped()
                 if lost:
                     yield f"event: dropped\ndata: {json.dumps({'count': lost})}\n\n"
-                data = json.dumps(msg.data, ensure_ascii=False, separators=(",", ":"))
+                try:
+                    data = json.dumps(msg.data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                    data.encode("utf-8")
+                except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+                    log.warning("live message for %s cannot be written as JSON; skipped: %s", msg.data.get("id"), exc)
+                    continue
                 yield f"event: {msg.event}\nid: {msg.data.get('id', '')}\ndata: {data}\n\n"
         finally:
             broadcaster.unsubscribe(sub)

@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from api.audit import AuditLog
 from api.deps import Reader, SessionDep, scoped_site
 from api.models import Site, Violation
 from api.schemas import DailySummary, DaySummary, RuleSummary, SummaryRow
@@ -220,6 +221,7 @@ def to_csv(summary: DailySummary) -> str:
     summary="A day's (or its week's or month's) violations per site, camera and rule",
 )
 def get_daily(
+    request: Request,
     session: SessionDep,
     user: Reader,
     date_: Annotated[
@@ -244,6 +246,9 @@ def get_daily(
         safe_site = re.sub(r"[^A-Za-z0-9_.-]", "_", site or "all")
         span = day.isoformat() if period == "day" else f"{period}-{summary.start.isoformat()}"
         name = f"tellerwatch-{safe_site}-{span}.csv"
+        audit: AuditLog = request.app.state.audit
+        audit.add(session, request, "export_summary_csv", user=user, site=site, detail=f"{period} {span}")
+        session.commit()
         return Response(
             to_csv(summary),
             media_type="text/csv; charset=utf-8",

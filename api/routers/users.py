@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
 from starlette.responses import Response
 
+from api.audit import AuditLog
 from api.deps import Admin, SessionDep
 from api.models import User
 from api.schemas import USERNAME_PATTERN, UserCreate, UserPublic
@@ -31,19 +32,24 @@ def list_users(session: SessionDep, _: Admin) -> list[UserPublic]:
     status_code=status.HTTP_201_CREATED,
     responses={409: {"description": "username taken"}},
 )
-def add_user(body: UserCreate, request: Request, session: SessionDep, _: Admin) -> UserPublic:
+def add_user(body: UserCreate, request: Request, session: SessionDep, admin: Admin) -> UserPublic:
     passwords: Passwords = request.app.state.passwords
     try:
         user = create_user(session, passwords, body.username, body.role, body.site, body.password)
     except UserError as exc:
         code = status.HTTP_409_CONFLICT if exc.duplicate else 422
         raise HTTPException(code, str(exc)) from None
+    audit: AuditLog = request.app.state.audit
+    audit.add(
+        session, request, "create_user", user=admin, site=user.site, detail=f"{user.username} ({user.role})"
+    )
+    session.commit()
     return UserPublic(username=user.username, role=user.role, site=user.site)  # type: ignore[arg-type]
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_user(
-    username: Annotated[str, Path(pattern=USERNAME_PATTERN)], session: SessionDep, admin: Admin
+    username: Annotated[str, Path(pattern=USERNAME_PATTERN)], request: Request, session: SessionDep, admin: Admin
 ) -> Response:
     """Deactivates rather than deletes, so past reviews still name their reviewer; the user's
     tokens stop working at once."""
@@ -54,5 +60,7 @@ def remove_user(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {username}")
     user.active = False
     user.token_generation += 1
+    audit: AuditLog = request.app.state.audit
+    audit.add(session, request, "remove_user", user=admin, site=user.site, detail=f"{user.username} ({user.role})")
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

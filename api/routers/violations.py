@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
@@ -11,12 +14,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api import evidence
+from api.audit import AuditLog
 from api.deps import AuthUser, Reader, Reviewer, SessionDep, SettingsDep, may_see_site, scoped_site
 from api.live import LiveMessage
 from api.models import Violation, utcnow
 from api.schemas import BulkReviewResult, ViolationBulkUpdate, ViolationList, ViolationPublic, ViolationUpdate
 
 router = APIRouter(prefix="/violations", tags=["violations"])
+log = logging.getLogger(__name__)
 
 SORTS = {
     "started_at": Violation.started_at,
@@ -111,9 +116,19 @@ def list_violations(
     q = q.where(*conditions)
     total = session.scalar(select(func.count()).select_from(Violation).where(*conditions)) or 0
     rows = session.scalars(q.order_by(SORTS[sort], Violation.id).limit(limit).offset(offset)).all()
-    return ViolationList(
-        items=[ViolationPublic.from_row(r) for r in rows], total=total, limit=limit, offset=offset
-    )
+    return ViolationList(items=render_rows(list(rows)), total=total, limit=limit, offset=offset)
+
+
+def render_rows(rows: Sequence[Any]) -> list[ViolationPublic]:
+    """Each row rendered on its own: one that cannot be rendered is logged and left out rather
+    than failing the whole page."""
+    items = []
+    for r in rows:
+        try:
+            items.append(ViolationPublic.from_row(r))
+        except (ValueError, TypeError, OverflowError) as exc:  # pydantic's ValidationError is a ValueError
+            log.warning("violation %s cannot be rendered and is left out of the list: %s", r.id, exc)
+    return items
 
 
 @router.patch(
@@ -133,6 +148,8 @@ def review_many(
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no violation {shown}; nothing was changed")
     now = utcnow()
+    audit: AuditLog = request.app.state.audit
+    detail = (body.review_status or "note") + (f": {body.note}" if body.note else "") + f" (bulk of {len(ids)})"
     for i in ids:
         row = rows[i]
         if body.review_status is not None:
@@ -141,6 +158,10 @@ def review_many(
             row.review_note = body.note
         row.reviewed_by = user.username
         row.reviewed_at = row.updated_at = now
+        audit.add(
+            session, request, "review_violation", user=user, site=row.site, camera=row.camera,
+            violation_id=row.id, detail=detail,
+        )
     session.commit()
     items = [ViolationPublic.from_row(rows[i]) for i in ids]
     live = request.app.state.live
@@ -190,6 +211,17 @@ def review_violation(
         row.review_note = body.note
     row.reviewed_by = user.username
     row.reviewed_at = row.updated_at = utcnow()
+    audit: AuditLog = request.app.state.audit
+    audit.add(
+        session,
+        request,
+        "review_violation",
+        user=user,
+        site=row.site,
+        camera=row.camera,
+        violation_id=row.id,
+        detail=(body.review_status or "note") + (f": {body.note}" if body.note else ""),
+    )
     session.commit()
     public = ViolationPublic.from_row(row)
     request.app.state.live.publish(
@@ -198,20 +230,54 @@ def review_violation(
     return public
 
 
+def own_evidence(settings: SettingsDep, row: Violation, kind: str) -> FilePath | None:
+    """The file a row's evidence pointer names, only if it is that violation's own (its site,
+    camera and id): rows stored before pointers were checked at ingest cannot lead elsewhere."""
+    relative = (row.details or {}).get("clip_annotated") if kind == "clip_annotated" else getattr(row, kind)
+    if not isinstance(relative, str) or not evidence.pointer_ok(relative, kind, row.site, row.camera, row.id):
+        return None
+    return evidence.resolve(settings.evidence_path, relative)
+
+
+def audit_view(
+    request: Request, session: Session, user: AuthUser, row: Violation, kind: str, range_: str | None
+) -> None:
+    """One row per view or download, not per byte range a player asks for while seeking."""
+    if range_ is not None and not range_.replace(" ", "").startswith("bytes=0-"):
+        return
+    download = request.query_params.get("download") in ("1", "true", "yes")
+    what = "clip" if kind.startswith("clip") else "snapshot"
+    audit: AuditLog = request.app.state.audit
+    audit.add(
+        session,
+        request,
+        f"{'download' if download else 'view'}_{what}",
+        user=user,
+        site=row.site,
+        camera=row.camera,
+        violation_id=row.id,
+        detail="annotated" if kind == "clip_annotated" else None,
+    )
+    session.commit()
+
+
 def _evidence(
     kind: str,
     violation_id: str,
+    request: Request,
     session: Session,
     user: AuthUser,
     settings: SettingsDep,
     range_header: str | None,
 ) -> Response:
     row = visible(session, user, violation_id)
-    path = evidence.resolve(settings.evidence_path, getattr(row, kind))
+    path = own_evidence(settings, row, kind)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no {kind} file")
     suffix, media_type = evidence.KINDS[kind]
-    return evidence.file_response(path, media_type, range_header, f"{violation_id}{suffix}")
+    response = evidence.file_response(path, media_type, range_header, f"{violation_id}{suffix}")
+    audit_view(request, session, user, row, kind, range_header)
+    return response
 
 
 RANGE_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -229,12 +295,13 @@ RANGE_RESPONSES: dict[int | str, dict[str, object]] = {
 )
 def get_clip(
     violation_id: ViolationId,
+    request: Request,
     session: SessionDep,
     user: Reader,
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    return _evidence("clip", violation_id, session, user, settings, range_)
+    return _evidence("clip", violation_id, request, session, user, settings, range_)
 
 
 @router.get(
@@ -245,6 +312,7 @@ def get_clip(
 )
 def get_annotated_clip(
     violation_id: ViolationId,
+    request: Request,
     session: SessionDep,
     user: Reader,
     settings: SettingsDep,
@@ -254,14 +322,15 @@ def get_annotated_clip(
     sharing the API's data dir); a pushed record whose annotated clip stayed on the branch box
     answers 404, and the pages fall back to the raw clip."""
     row = visible(session, user, violation_id)
-    relative = (row.details or {}).get("clip_annotated")
-    path = evidence.resolve(settings.evidence_path, relative if isinstance(relative, str) else None)
+    path = own_evidence(settings, row, "clip_annotated")
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
     with path.open("rb") as f:
         if not evidence.looks_like("clip", f.read(16)):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
-    return evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4")
+    response = evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4")
+    audit_view(request, session, user, row, "clip_annotated", range_)
+    return response
 
 
 @router.get(
@@ -272,9 +341,10 @@ def get_annotated_clip(
 )
 def get_snapshot(
     violation_id: ViolationId,
+    request: Request,
     session: SessionDep,
     user: Reader,
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    return _evidence("snapshot", violation_id, session, user, settings, range_)
+    return _evidence("snapshot", violation_id, request, session, user, settings, range_)

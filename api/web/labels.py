@@ -61,6 +61,22 @@ DETAILS: dict[str, Label] = {
     "items": Label("柜面物品", "Items on counter"),
     "evidence_error": Label("证据错误", "Evidence error"),
 }
+AUDIT_ACTIONS: dict[str, Label] = {
+    "login": Label("登录成功", "Login"),
+    "login_failed": Label("登录失败", "Login failed"),
+    "view_clip": Label("查看录像", "View clip"),
+    "download_clip": Label("下载录像", "Download clip"),
+    "view_snapshot": Label("查看截图", "View snapshot"),
+    "download_snapshot": Label("下载截图", "Download snapshot"),
+    "export_summary_csv": Label("导出汇总 CSV", "Export summary CSV"),
+    "print_summary": Label("打印汇总", "Print summary"),
+    "print_violations": Label("打印违规记录", "Print violations"),
+    "export_audit_csv": Label("导出审计 CSV", "Export audit CSV"),
+    "review_violation": Label("复核违规", "Review violation"),
+    "update_zones": Label("修改区域", "Update zones"),
+    "create_user": Label("新增用户", "Create user"),
+    "remove_user": Label("停用用户", "Remove user"),
+}
 ROLES: dict[str, Label] = {
     "operator": Label("监控员", "Operator"),
     "branch_head": Label("网点负责人", "Branch head"),
@@ -82,6 +98,7 @@ def as_json() -> dict[str, dict[str, list[str]]]:
         "roles": ROLES,
         "details": DETAILS,
         "anchors": ANCHORS,
+        "audit": AUDIT_ACTIONS,
     }
     out = {name: {k: [v.zh, v.en] for k, v in table.items()} for name, table in tables.items()}
     out["order"] = {"rules": list(RULES), "kinds": list(ZONE_KINDS)}

@@ -62,6 +62,7 @@ PAGES = [
     Page("review", "/review", READERS, Label("复核队列", "Review queue")),
     Page("summary", "/summary", READERS, Label("每日汇总", "Daily summary")),
     Page("zones", "/zones", ZONE_EDITORS, Label("区域编辑", "Zone editor")),
+    Page("audit", "/audit", ("admin",), Label("审计日志", "Audit trail")),
 ]
 PAGE_BY_NAME = {p.name: p for p in PAGES}
 # where "/" takes each role: the page of their job
@@ -185,6 +186,11 @@ def summary_page(request: Request) -> Response:
 @router.get("/zones")
 def zones_page(request: Request) -> Response:
     return _page(request, "zones")
+
+
+@router.get("/audit")
+def audit_page(request: Request) -> Response:
+    return _page(request, "audit")
 
 
 def install(app: FastAPI) -> None:

@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from api.app import create_app
-from api.models import Camera, Site, Violation
-from api.ratelimit import LoginLimiter
+from api.models import AuditEntry, Camera, LoginAttempt, Site, Violation
 from api.security import Passwords, create_token
 from api.settings import Settings
 from api.users import create_user
@@ -101,8 +100,10 @@ def app(api_app: FastAPI, users: Users) -> FastAPI:
         for model in (Violation, Camera, Site):
             session.execute(delete(model))
         session.commit()
-    s: Settings = api_app.state.settings
-    api_app.state.login_limiter = LoginLimiter(s.login_max_failures, s.login_window_s)
+    with api_app.state.db.session() as session:
+        session.execute(delete(LoginAttempt))
+        session.execute(delete(AuditEntry))
+        session.commit()
     api_app.state.zone_live.clear()
     api_app.state.camera_status.clear()
     return api_app

@@ -92,9 +92,9 @@ def test_expired_and_tampered_tokens_are_401(client: TestClient, users: Any, set
     old = create_token(settings.secret, uid, name, 0, 60, now=time.time() - 3600)
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
     good = create_token(settings.secret, uid, name, 0, 60)
-    body, sig = good.split(".")
+    head, body, sig = good.split(".")
     forged = create_token(b"another secret", uid, name, 0, 60)
-    for bad in (body + "." + sig[:-2] + "AA", forged, "garbage", "a.b.c", ""):
+    for bad in (f"{head}.{body}.{sig[:-2]}AA", forged, "garbage", "a.b.c", ""):
         r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {bad}"})
         assert r.status_code == 401, bad
     assert client.get("/api/v1/auth/me", headers={"Authorization": "Basic b3A6cA=="}).status_code == 401

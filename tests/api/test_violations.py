@@ -248,9 +248,10 @@ def test_symlink_out_of_evidence_folder_is_404(
     secret = tmp_path / "secret.jpg"
     secret.write_bytes(JPEG)
     rec = record()
-    link = settings.evidence_path / f"{rec['id']}-link.jpg"
+    (settings.evidence_path / rec["camera"]).mkdir(exist_ok=True)
+    link = settings.evidence_path / rec["camera"] / f"{rec['id']}.jpg"
     os.symlink(secret, link)
-    ingest(client, {**rec, "snapshot": link.name})
+    ingest(client, {**rec, "snapshot": f"{rec['camera']}/{link.name}"})
     r = client.get(f"/api/v1/violations/{rec['id']}/snapshot", headers=users.headers("operator"))
     assert r.status_code == 404
 

@@ -134,11 +134,14 @@ def test_symlinked_folder_in_the_evidence_folder_is_not_followed_out(
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "secret.jpg").write_bytes(JPEG)
-    (outside / "secret.mp4").write_bytes(MP4)
+    rec = record(camera="linked")
+    vid = rec["id"]
+    (outside / f"{vid}.jpg").write_bytes(JPEG)
+    (outside / f"{vid}.mp4").write_bytes(MP4)
+    (outside / f"{vid}.annotated.mp4").write_bytes(MP4)
     os.symlink(outside, app.state.settings.evidence_path / "linked")
-    rec = record(snapshot="evidence/linked/secret.jpg", clip="linked/secret.mp4",
-                 details={"clip_annotated": "evidence/linked/secret.mp4"})
+    rec.update(snapshot=f"evidence/linked/{vid}.jpg", clip=f"linked/{vid}.mp4",
+               details={"clip_annotated": f"evidence/linked/{vid}.annotated.mp4"})
     assert client.post("/api/v1/events", headers=KEY, json=rec).status_code == 201
     h = bearer(client)
     for route in ("snapshot", "clip", "clip/annotated"):

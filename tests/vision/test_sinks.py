@@ -248,7 +248,8 @@ def test_evidence_is_uploaded(api: FastAPI, data_dir: Path, tmp_path: Path, key_
     snap, clip = tmp_path / "snap.jpg", tmp_path / "clip.mp4"
     snap.write_bytes(JPEG)
     clip.write_bytes(MP4)
-    v = violation(snapshot="evidence/counter-1/x.jpg")
+    v = violation()
+    v = v.model_copy(update={"snapshot": f"evidence/counter-1/{v.id}.jpg"})  # where the pipeline writes it
     with ThreadServer(api) as server:
         sink = sink_for(server.port, data_dir)
         sink.publish(v, {"snapshot": snap})

@@ -377,3 +377,58 @@ def test_review_page_lists_camera_status(web: WebEnv, open_page: Any) -> None:
         expect(page.locator("#camera-status li[data-camera='counter-1']")).to_have_attribute("data-status", "up")
     finally:
         web.app.state.camera_status.clear()
+
+
+def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv, open_page: Any) -> None:
+    """Logins (ok and failed), a clip view and a printed summary show up on the admin's page."""
+    import httpx
+
+    with httpx.Client(base_url=web.url) as http:
+        assert http.post("/api/v1/auth/login", json={"username": "op", "password": "wrong!"}).status_code == 401
+    vid = web.seeded.ids["v1"]
+    head = open_page("head-a")
+    assert head.context.request.get(web.url + f"/api/v1/violations/{vid}/snapshot").ok
+    head.goto(web.url + "/summary?date=" + DAY)
+    head.wait_for_selector("body[data-ready='1']")
+    head.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    head.wait_for_timeout(300)
+
+    page = open_page("adm")
+    page.goto(web.url + "/audit")
+    ready(page)
+    expect(page.locator("nav.tabs a.active")).to_contain_text("审计日志")
+    # filtered by action, since other tests' rows may fill the first page
+    for action, who, text in (("login_failed", "op", "登录失败"), ("login", "adm", "登录成功"),
+                              ("print_summary", "head-a", "打印汇总")):
+        page.select_option("#a-action", action)
+        ready(page)
+        row = page.locator(f"#a-table tbody tr[data-action='{action}']").first
+        expect(row).to_contain_text(who)
+        expect(row).to_contain_text(text)
+    page.select_option("#a-action", "view_snapshot")
+    ready(page)
+    page.fill("#a-user", "head-a")
+    page.click("#a-filters button[type='submit']")
+    ready(page)
+    rows = page.locator("#a-table tbody tr")
+    expect(rows.first).to_contain_text("head-a")
+    assert set(page.eval_on_selector_all("#a-table tbody tr", "els => els.map(e => e.dataset.action)")) == {
+        "view_snapshot"
+    }
+    href = page.get_attribute("#a-csv", "href")
+    assert href is not None and "format=csv" in href and "action=view_snapshot" in href and "user=head-a" in href
+    got = page.context.request.get(web.url + href)
+    table = list(csv.reader(io.StringIO(got.text())))
+    assert got.ok and table[0][:5] == ["at", "user", "role", "ip", "action"]
+    assert {r[4] for r in table[1:]} == {"view_snapshot"} and {r[1] for r in table[1:]} == {"head-a"}
+    page.click("#a-clear")
+    ready(page)
+    screenshot(page, "audit")
+    # nobody else sees the page or its tab
+    op = open_page("op")
+    op.log.expect_status(403)
+    op.goto(web.url + "/review")
+    ready(op)
+    assert op.locator("nav.tabs a[href='/audit']").count() == 0
+    r = op.goto(web.url + "/audit")
+    assert r is not None and r.status == 403

@@ -154,7 +154,8 @@ def test_annotated_clip_is_served_with_ranges_and_site_scoping(web: WebEnv, http
     ("name", "clip_annotated"),
     [
         ("none", None),
-        ("missing", "evidence/counter-1/missing.annotated.mp4"),
+        ("missing", "evidence/counter-1/{id}.annotated.mp4"),
+        ("another-violation", "evidence/counter-1/someone-else.annotated.mp4"),
         ("climbs", "../../../etc/passwd"),
         ("absolute", "/etc/passwd"),
         ("not-a-path", 42),
@@ -166,17 +167,22 @@ def test_annotated_clip_absent_or_outside_the_evidence_folder_is_404(
     start = "2026-11-27T09:00:00+08:00"
     rec = violation(f"ann-{name}", "site-a", "counter-1", "dual_teller", "teller_area", start, 5.0)
     if clip_annotated is not None:
-        rec["details"]["clip_annotated"] = clip_annotated
+        rec["details"]["clip_annotated"] = (
+            clip_annotated.format(id=rec["id"]) if isinstance(clip_annotated, str) else clip_annotated
+        )
     r = http.post("/api/v1/events", headers={"X-API-Key": INGEST_KEY}, json=rec)
-    assert r.status_code in (200, 201)
+    # a pointer to anything but the violation's own file is refused at the door
+    assert r.status_code in ((200, 201) if name in ("none", "missing") else (422,)), r.text
+    if r.status_code == 422:
+        return
     got = http.get(f"/api/v1/violations/{rec['id']}/clip/annotated", headers=web.auth("op"))
     assert got.status_code == 404
 
 
 def test_annotated_clip_that_is_not_an_mp4_is_404(web: WebEnv, http: httpx.Client) -> None:
-    rel = "counter-1/not-a-clip.annotated.mp4"
-    (web.settings.evidence_path / rel).write_bytes(b"<html>not a video</html>")
     rec = violation("notmp4", "site-a", "counter-1", "dual_teller", "teller_area", "2026-11-27T10:00:00+08:00", 5.0)
+    rel = f"counter-1/{rec['id']}.annotated.mp4"
+    (web.settings.evidence_path / rel).write_bytes(b"<html>not a video</html>")
     rec["details"]["clip_annotated"] = f"evidence/{rel}"
     assert http.post("/api/v1/events", headers={"X-API-Key": INGEST_KEY}, json=rec).status_code in (200, 201)
     assert http.get(f"/api/v1/violations/{rec['id']}/clip/annotated", headers=web.auth("op")).status_code == 404

@@ -406,6 +406,10 @@
     let resizeTimer = 0;
     window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { drawChart(); drawDays(); }, 150); });
     window.addEventListener("beforeprint", drawChart);
+    // printing (or saving as PDF) is an export: the audit trail records it
+    window.addEventListener("beforeprint", () => {
+      TW.api("/audit/print", { method: "POST", body: { page: "summary", site: S.site || null, date: S.date || null } }).catch(() => {});
+    });
     document.addEventListener("tw:lang", () => { if (S.cur) render(); });
     await loadSites();
     await load();
