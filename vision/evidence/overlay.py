@@ -206,6 +206,7 @@ EMPTY_SEAT_WORDS = ("空位", "empty seat")
 START_WORDS = ("违规开始", "VIOLATION STARTS")
 ALARM = (48, 59, 255)  # BGR of #ff3b30
 ALARM_ITEM = (0, 140, 255)  # BGR of #ff8c00: items stand apart from red person boxes
+CUSTOMER = (220, 190, 150)  # BGR: a calm light blue for non-staff outside an intruder clip
 ZONE_FILL_ALPHA = 0.28
 
 
@@ -289,7 +290,7 @@ class Renderer:
                 cv2.polylines(scene, [poly], True, color, self.thin, cv2.LINE_AA)
         if focus is not None and focus.phase == "active":
             self._empty_seats(scene, overlay, focus, polys, texts)
-        self._persons(scene, overlay, focus, texts)
+        self._persons(scene, overlay, focus, texts, polys.get(focus.zone) if focus is not None else None)
         self._items(scene, overlay, texts)
         # banner: the rule in big letters, then the English / timing line, then what the caller adds
         top = self.padding
@@ -352,23 +353,30 @@ class Renderer:
             texts.append(_Text(word, (x0 + x1) // 2, (y0 + y1) // 2, self.small, (255, 255, 255), (40, 40, 40),
                                center=True))
 
-    def _persons(self, scene: np.ndarray, overlay: Overlay, focus: Focus | None, texts: list[_Text]) -> None:
+    def _persons(self, scene: np.ndarray, overlay: Overlay, focus: Focus | None, texts: list[_Text],
+                 zone: np.ndarray | None) -> None:
         persons = overlay.persons
         if not len(persons):
             return
         roles = _roles(persons)
-        colors = {_STAFF: STAFF_COLOR.as_bgr(), _NON_STAFF: ALARM, _UNDECIDED: UNDECIDED_COLOR.as_bgr()}
-        intruder_focus = focus is not None and focus.rule == "non_staff_in_area" and focus.phase == "active"
+        # red means alarm: non-staff are red (and labelled) in clips about intruders, or where no
+        # violation is in focus; in a dual-teller or cash clip a customer in the hall is just a person
+        intruders = focus is None or focus.rule == "non_staff_in_area"
+        colors = {_STAFF: STAFF_COLOR.as_bgr(), _NON_STAFF: ALARM if intruders else CUSTOMER,
+                  _UNDECIDED: UNDECIDED_COLOR.as_bgr()}
+        big = focus is not None and focus.rule == "non_staff_in_area" and focus.phase == "active"
         word = NON_STAFF_WORDS[0] if self.fonts.cjk else NON_STAFF_WORDS[1]
         for i, box in enumerate(np.asarray(persons.xyxy)):
             x0, y0, x1, y1 = (int(round(float(v))) for v in box)
             role = int(roles[i])
-            color = colors[role]
-            thick = self.thickness + (1 if role == _NON_STAFF else 0)
+            alarm = role == _NON_STAFF and intruders
+            if alarm and focus is not None and zone is not None:  # only those inside the zone intrude
+                alarm = cv2.pointPolygonTest(zone.astype(np.float32), ((x0 + x1) / 2, (y0 + y1) / 2), False) >= 0
+            color = colors[role] if alarm or role != _NON_STAFF else CUSTOMER
+            thick = self.thickness + (1 if alarm else 0)
             cv2.rectangle(scene, (x0, y0), (x1, y1), color, thick, cv2.LINE_AA)
-            if role == _NON_STAFF:
-                size = self.big if intruder_focus else self.small
-                texts.append(_Text(word, x0, y0, size, (255, 255, 255), ALARM, above=True))
+            if alarm:
+                texts.append(_Text(word, x0, y0, self.big if big else self.small, (255, 255, 255), ALARM, above=True))
             elif focus is None and len(overlay.labels) == len(persons):
                 texts.append(_Text(overlay.labels[i], x0, y0, self.tiny, (0, 0, 0), color, above=True))
 
