@@ -111,3 +111,18 @@ def test_cjk_font_is_found_and_real() -> None:
 @pytest.mark.skipif(not DEJAVU.is_file(), reason="DejaVu Sans (a Latin-only font) is not installed")
 def test_a_latin_only_font_is_not_taken_for_a_cjk_one() -> None:
     assert not draws_cjk(DEJAVU)
+
+
+def test_box_labels_never_cover_the_rule_line() -> None:
+    """An intruder near the top-left corner: their label moves below the banner, which stays whole."""
+    image, overlay = scene()
+    r = Renderer(640, 360, LATIN_ONLY)
+    focus = Focus("non_staff_in_area", "teller_area", "active", 8.0)
+    near = sv.Detections(xyxy=np.array([[10, 60, 80, 170]], float), tracker_id=np.array([9]),
+                         data={"is_staff": np.array([False], dtype=object)})
+    alone = r.draw(image, Overlay(overlay.zones, counts=overlay.counts), focus=focus)
+    crowded = r.draw(image, Overlay(overlay.zones, near, counts=overlay.counts), focus=focus)
+    banner = r._line_height("Non-staff in teller area 8 s", r.big) + r._line_height("x", r.small)
+    region = (slice(0, banner), slice(0, 250))
+    assert np.array_equal(alone[region], crowded[region])
+    assert not np.array_equal(alone, crowded)  # the label and box are drawn, just elsewhere

@@ -297,9 +297,9 @@ class Renderer:
         if focus is not None:
             big, small = rule_label(focus, overlay.counts, cjk)
             bg = ALARM if focus.phase == "active" else (60, 60, 60)
-            texts.append(_Text(big, self.padding, top, self.big, (255, 255, 255), bg))
+            texts.append(_Text(big, self.padding, top, self.big, (255, 255, 255), bg, fixed=True))
             top += self._line_height(big, self.big) + self.padding
-            texts.append(_Text(small, self.padding, top, self.small, (255, 255, 255), (0, 0, 0)))
+            texts.append(_Text(small, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
             top += self._line_height(small, self.small) + self.padding
             if focus.phase == "active" and focus.elapsed_s < 1.0:
                 # the violation's first second: a red frame round the picture and a word saying so
@@ -307,19 +307,19 @@ class Renderer:
                 cv2.rectangle(scene, (0, 0), (self.width - 1, self.height - 1), ALARM, edge)
                 word = f"{START_WORDS[0]} {START_WORDS[1]}" if cjk else START_WORDS[1]
                 texts.append(_Text(word, self.width - self.padding - edge, edge + self.padding, self.big,
-                                   (255, 255, 255), ALARM, right=True))
+                                   (255, 255, 255), ALARM, right=True, fixed=True))
         for line in banner:
-            texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0)))
+            texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
             top += self._line_height(line, self.small) + self.padding
         if overlay.rules and focus is None:
             for r in overlay.rules:
                 line = f"{r.name} {r.elapsed_s:.1f} s"
-                texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0)))
+                texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
                 top += self._line_height(line, self.small) + self.padding
         if ts is not None:
             stamp = ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             texts.append(_Text(stamp, self.padding, self.height - self.padding, self.tiny, (255, 255, 255),
-                               (0, 0, 0), bottom=True))
+                               (0, 0, 0), bottom=True, fixed=True))
         return self._draw_texts(scene, texts)
 
     # ------------------------------------------------------------------ parts
@@ -407,15 +407,31 @@ class Renderer:
         pil = Image.fromarray(cv2.cvtColor(scene, cv2.COLOR_BGR2RGB))
         draw = ImageDraw.Draw(pil)
         pad = self.padding
+        placed: list[tuple[_Text, int, int, int, int]] = []
         for t in texts:
             font = self.fonts.at(t.size)
             left, top_b, right, bottom = draw.textbbox((0, 0), t.text, font=font)
             tw, th = right - left, bottom - min(top_b, 0)
-            bw, bh = tw + 2 * pad, th + 2 * pad
+            bw, bh = int(tw + 2 * pad), int(th + 2 * pad)
             x = t.x - bw if t.right else t.x - bw // 2 if t.center else t.x
             y = t.y - bh if (t.above or t.bottom) else t.y - bh // 2 if t.center else t.y
             x = min(max(0, x), max(0, w - bw))
             y = min(max(0, y), max(0, h - bh))
+            placed.append((t, int(x), int(y), bw, bh))
+        # labels of boxes and zones move out from under the banner (the rule line, the time), which
+        # is drawn last, on top, and must stay whole
+        fixed = [(x, y, x + bw, y + bh) for t, x, y, bw, bh in placed if t.fixed]
+        for k, (t, x, y, bw, bh) in enumerate(placed):
+            if t.fixed:
+                continue
+            for fx0, fy0, fx1, fy1 in fixed:
+                if x < fx1 and fx0 < x + bw and y < fy1 and fy0 < y + bh:
+                    y = fy1 + pad if fy0 < h / 2 else fy0 - bh - pad
+            placed[k] = (t, x, min(max(0, y), max(0, h - bh)), bw, bh)
+        placed.sort(key=lambda p: p[0].fixed)
+        for t, x, y, bw, bh in placed:
+            font = self.fonts.at(t.size)
+            left, top_b, _, _ = draw.textbbox((0, 0), t.text, font=font)
             draw.rectangle((x, y, x + bw, y + bh), fill=_rgb(t.background))
             draw.text((x + pad - left, y + pad - min(top_b, 0)), t.text, font=font, fill=_rgb(t.color))
         return cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR)
@@ -436,6 +452,7 @@ class _Text:
     center: bool = False
     above: bool = False
     bottom: bool = False
+    fixed: bool = False  # the banner: drawn last, other labels move out of its way
 
 
 def _rgb(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
