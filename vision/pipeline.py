@@ -221,7 +221,7 @@ class CameraPipeline:
             # frames per second from what arrived: the lead-in plus this frame
             estimate = len(frame.lead_in) / span if span > 0 else self.camera.analysis_fps * (1 + len(frame.lead_in))
             ev.set_source_fps(estimate)
-        held = self._last_overlay.scaled(1.0) if self._last_overlay is not None else None
+        held = self._last_overlay
         for extra in frame.lead_in:
             if held is not None and (extra.width, extra.height) != (frame.width, frame.height):
                 held = None

@@ -208,6 +208,7 @@ ALARM = (48, 59, 255)  # BGR of #ff3b30
 ALARM_ITEM = (0, 140, 255)  # BGR of #ff8c00: items stand apart from red person boxes
 CUSTOMER = (220, 190, 150)  # BGR: a calm light blue for non-staff outside an intruder clip
 ZONE_FILL_ALPHA = 0.28
+PATCH_CACHE = 256  # rendered label boxes kept per frame size
 
 
 def rule_label(focus: Focus, counts: dict[str, ZoneCount], cjk: bool) -> tuple[str, str]:
@@ -255,6 +256,8 @@ class Renderer:
         self.padding = max(2, round(unit * 0.012))
         # kept for callers that size their own text like the overlay's
         self.text_scale = self.small / 30.0
+        self._patches: dict[tuple[str, int, tuple[int, int, int], tuple[int, int, int]], np.ndarray] = {}
+        self._heights: dict[tuple[int, bool], tuple[int, int]] = {}
 
     def draw(self, image: np.ndarray, overlay: Overlay, banner: Sequence[str] = (),
              ts: datetime | None = None, focus: Focus | None = None) -> np.ndarray:
@@ -396,45 +399,70 @@ class Renderer:
 
     # ------------------------------------------------------------------ text
 
+    def _metrics(self, text: str, size: int) -> tuple[int, int]:
+        """(top of the glyphs, height of the box) for a label: one per size and script, so that
+        boxes of a banner line up whatever letters they hold, and layout needs no FreeType call."""
+        key = (size, text.isascii())
+        metrics = self._heights.get(key)
+        if metrics is None:
+            box = self.fonts.at(size).getbbox("Agjy" if text.isascii() else "Agjy双人")
+            top = int(min(box[1], 0))
+            metrics = self._heights[key] = (top, int(box[3]) - top + 2 * self.padding)
+        return metrics
+
     def _line_height(self, text: str, size: int) -> int:
-        box = self.fonts.at(size).getbbox(text or " ")
-        return int(box[3] - min(box[1], 0)) + 2 * self.padding
+        return self._metrics(text, size)[1]
+
+    def _patch(self, text: str, size: int, color: tuple[int, int, int],
+               background: tuple[int, int, int]) -> np.ndarray:
+        """One label box as BGR pixels. Cached: most labels repeat from frame to frame, and
+        FreeType rendering of CJK glyphs is the costliest part of an annotated frame."""
+        key = (text, size, color, background)
+        patch = self._patches.get(key)
+        if patch is None:
+            font = self.fonts.at(size)
+            pad = self.padding
+            left, _, right, _ = font.getbbox(text or " ")
+            top, height = self._metrics(text, size)
+            img = Image.new("RGB", (int(right - left + 2 * pad), height), _rgb(background))
+            ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=_rgb(color))
+            patch = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+            if len(self._patches) >= PATCH_CACHE:
+                self._patches.pop(next(iter(self._patches)))
+            self._patches[key] = patch
+        return patch
 
     def _draw_texts(self, scene: np.ndarray, texts: list[_Text]) -> np.ndarray:
         if not texts:
             return scene
         h, w = scene.shape[:2]
-        pil = Image.fromarray(cv2.cvtColor(scene, cv2.COLOR_BGR2RGB))
-        draw = ImageDraw.Draw(pil)
         pad = self.padding
-        placed: list[tuple[_Text, int, int, int, int]] = []
+        placed: list[tuple[_Text, np.ndarray, int, int]] = []
         for t in texts:
-            font = self.fonts.at(t.size)
-            left, top_b, right, bottom = draw.textbbox((0, 0), t.text, font=font)
-            tw, th = right - left, bottom - min(top_b, 0)
-            bw, bh = int(tw + 2 * pad), int(th + 2 * pad)
+            patch = self._patch(t.text, t.size, t.color, t.background)
+            bh, bw = patch.shape[:2]
             x = t.x - bw if t.right else t.x - bw // 2 if t.center else t.x
             y = t.y - bh if (t.above or t.bottom) else t.y - bh // 2 if t.center else t.y
             x = min(max(0, x), max(0, w - bw))
             y = min(max(0, y), max(0, h - bh))
-            placed.append((t, int(x), int(y), bw, bh))
+            placed.append((t, patch, int(x), int(y)))
         # labels of boxes and zones move out from under the banner (the rule line, the time), which
         # is drawn last, on top, and must stay whole
-        fixed = [(x, y, x + bw, y + bh) for t, x, y, bw, bh in placed if t.fixed]
-        for k, (t, x, y, bw, bh) in enumerate(placed):
+        fixed = [(x, y, x + p.shape[1], y + p.shape[0]) for t, p, x, y in placed if t.fixed]
+        for k, (t, patch, x, y) in enumerate(placed):
             if t.fixed:
                 continue
+            bh, bw = patch.shape[:2]
             for fx0, fy0, fx1, fy1 in fixed:
                 if x < fx1 and fx0 < x + bw and y < fy1 and fy0 < y + bh:
                     y = fy1 + pad if fy0 < h / 2 else fy0 - bh - pad
-            placed[k] = (t, x, min(max(0, y), max(0, h - bh)), bw, bh)
+            placed[k] = (t, patch, x, int(min(max(0, y), max(0, h - bh))))
         placed.sort(key=lambda p: p[0].fixed)
-        for t, x, y, bw, bh in placed:
-            font = self.fonts.at(t.size)
-            left, top_b, _, _ = draw.textbbox((0, 0), t.text, font=font)
-            draw.rectangle((x, y, x + bw, y + bh), fill=_rgb(t.background))
-            draw.text((x + pad - left, y + pad - min(top_b, 0)), t.text, font=font, fill=_rgb(t.color))
-        return cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR)
+        for _, patch, x, y in placed:
+            ph, pw = min(patch.shape[0], h - y), min(patch.shape[1], w - x)
+            if ph > 0 and pw > 0:
+                scene[y:y + ph, x:x + pw] = patch[:ph, :pw]
+        return scene
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,10 +504,10 @@ def _fill(scene: np.ndarray, poly: np.ndarray, color: tuple[int, int, int], alph
     roi = scene[y0:y1, x0:x1]
     mask = np.zeros(roi.shape[:2], np.uint8)
     cv2.fillPoly(mask, [(poly - [x0, y0]).astype(np.int32)], 255)
-    tint = np.empty_like(roi)
-    tint[:] = color
-    blended = cv2.addWeighted(roi, 1.0 - alpha, tint, alpha, 0)
-    np.copyto(roi, blended, where=mask[:, :, None].astype(bool))
+    tint = cv2.convertScaleAbs(roi, alpha=1.0 - alpha)
+    shift = np.array([float(c) * alpha for c in color] + [0.0])
+    blended = cv2.add(tint, shift)
+    cv2.copyTo(blended, mask, roi)  # in place: roi is a view of the scene
 
 
 def _dashed_rect(scene: np.ndarray, p0: tuple[int, int], p1: tuple[int, int], color: tuple[int, int, int],

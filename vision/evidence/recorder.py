@@ -2,8 +2,9 @@
 
 The analysis thread only hands frames over (``add_frame`` appends to a short queue and returns);
 one background thread per camera JPEG-compresses them into the ring buffer and encodes clips.
-That thread interleaves the two, taking in every queued frame between two encoded clip frames, so
-catching up on a 35 s pre-roll never lets the queue overflow. A clip is encoded ``hold_s`` behind
+That thread interleaves the two: after each frame it takes in it encodes at most
+``ENCODE_PER_FRAME`` clip frames (all it can when the queue is empty), so a clip catches up on a
+35 s pre-roll at twice the source rate while taking in frames keeps priority. A clip is encoded ``hold_s`` behind
 the newest frame: a rule reports a violation's end ``clear_s`` after it cleared, and by then no
 frame past ``ended_at + post_s`` may be in the clip yet.
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 600.0
 SNAPSHOT_REWRITE_S = 2.0
+ENCODE_PER_FRAME = 2  # clip frames encoded per frame taken in while frames keep arriving
 # what a failing disk, a full disk or a codec can raise while writing evidence
 _WRITE_ERRORS = (OSError, av.FFmpegError, cv2.error, ValueError, RuntimeError)
 
@@ -335,6 +337,16 @@ class EvidenceRecorder:
                     self._abandon_all()
                     self._guarded(self._maybe_retention)  # the last clips count toward the limit too
                     return
+                # a worker that always has frames queued (every source frame of a file replayed
+                # faster than real time, a busy camera) must still encode and apply retention:
+                # after each frame taken in, up to ENCODE_PER_FRAME clip frames are encoded, so a
+                # clip catches up with its pre-roll even while frames keep arriving
+                if isinstance(item, _FrameItem):
+                    for _ in range(ENCODE_PER_FRAME):
+                        if not self._has_encode_work():
+                            break
+                        self._guarded(self._encode_step)
+                self._guarded(self._maybe_retention)
                 continue
             self._guarded(self._encode_step)
             self._maybe_retention()
