@@ -172,14 +172,17 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-def file_response(path: Path, media_type: str, range_header: str | None, filename: str) -> Response:
+def file_response(
+    path: Path, media_type: str, range_header: str | None, filename: str, *, attachment: bool = False
+) -> Response:
+    """The file, or the byte range asked for; ``attachment`` makes browsers save it (``?download=1``)."""
     st = path.stat()
     size = st.st_size
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{st.st_mtime_ns:x}-{size:x}"',
         "Cache-Control": "private, max-age=300",
-        "Content-Disposition": f'inline; filename="{filename}"',
+        "Content-Disposition": f'{"attachment" if attachment else "inline"}; filename="{filename}"',
         "X-Content-Type-Options": "nosniff",
     }
     span = parse_range(range_header, size) if range_header else None

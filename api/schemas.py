@@ -365,8 +365,12 @@ class ZonesPublic(BaseModel):
     applied_version: int | None = Field(
         None, description="the zones version the camera's pipeline last reported running"
     )
+    live_at: datetime | None = Field(None, description="when the live counts were reported")
+    frame_at: datetime | None = Field(
+        None, description="when the latest frame (GET /cameras/{id}/snapshot) was uploaded; null: none yet"
+    )
 
-    @field_serializer("updated_at")
+    @field_serializer("updated_at", "live_at", "frame_at")
     def _iso(self, v: datetime | None) -> str | None:
         return iso_ms(v) if v is not None else None
 

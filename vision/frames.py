@@ -16,6 +16,10 @@ class Frame:
     since the source was opened (live streams); ``ts`` is the wall-clock time the frame stands
     for: ``replay_start + t`` for files, capture time for live sources. ``captured_at`` is
     ``time.perf_counter()`` when decoding finished, used for end-to-end latency.
+
+    ``lead_in`` holds the frames the decoder produced since the previous analysed frame that
+    ``analysis_fps`` sampling passed over (oldest first; only when the source was opened with
+    ``every_frame=True``): they are not analysed, but evidence clips play at the source's rate.
     """
 
     camera_id: str
@@ -25,6 +29,7 @@ class Frame:
     image: np.ndarray
     captured_at: float = 0.0
     metadata: dict[str, object] = field(default_factory=dict)
+    lead_in: tuple[Frame, ...] = ()
 
     @property
     def height(self) -> int:

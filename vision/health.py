@@ -16,6 +16,11 @@ Status, judged from how long the camera thread has been waiting for its next fra
 * ``down``: no frame for ``down_after_s`` or more, or the camera's thread has ended (a failed
   source, the end of a file, or the pipeline stopping): nobody watches that counter now.
 
+With each round the reporter also uploads every camera's newest analysed frame (downscaled to
+``FRAME_MAX_WIDTH``, JPEG) to the sinks that have ``post_frame`` (``POST /cameras/{id}/frame``),
+so the zone editor shows the live picture next to the counts of the same moment: one frame per
+camera per interval, and only when a newer one exists.
+
 The report is best effort, like ``post_metrics`` itself: a lost report is superseded by the
 next one, and a failing API never slows the cameras down (posting happens on its own thread).
 """
@@ -24,11 +29,15 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import cv2
+import numpy as np
 
 from vision.config import CameraConfig
 from vision.frames import Frame
@@ -39,6 +48,8 @@ DEFAULT_INTERVAL_S = 5.0
 DEFAULT_DOWN_AFTER_S = 30.0
 MIN_STALE_S = 2.0
 STALE_SLOTS = 5  # analysis slots without a frame before a camera is no longer 'up'
+FRAME_MAX_WIDTH = 960  # uploaded frames: enough for drawing zones, ~60-120 KB as JPEG
+FRAME_JPEG_QUALITY = 75
 
 
 class CameraStatus(enum.StrEnum):
@@ -64,6 +75,9 @@ class _Camera:
     sent_analysed: int = 0
     sent_decoded: int = 0
     sent_dropped: int = 0
+    frame: np.ndarray | None = None  # the newest analysed image (a reference: sources never reuse it)
+    frame_seq: int = 0
+    sent_frame_seq: int = 0
 
 
 class HealthMonitor:
@@ -112,13 +126,17 @@ class HealthMonitor:
             cam = self._cams[camera_id]
             cam.waiting_since, cam.last_frame = None, now
 
-    def analysed(self, camera_id: str, zones: dict[str, Any]) -> None:
-        """One frame went through the pipeline; ``zones`` maps zone name -> ``ZoneCount``."""
+    def analysed(self, camera_id: str, zones: dict[str, Any], image: np.ndarray | None = None) -> None:
+        """One frame went through the pipeline; ``zones`` maps zone name -> ``ZoneCount``; ``image``
+        is kept (by reference) as the camera's latest picture for the next upload."""
         counts = {n: {"persons": z.persons, "staff": z.staff, "items": z.items} for n, z in zones.items()}
         with self._lock:
             cam = self._cams[camera_id]
             cam.analysed += 1
             cam.zones = counts
+            if image is not None:
+                cam.frame = image
+                cam.frame_seq += 1
 
     def zones_applied(self, camera_id: str, version: int) -> None:
         """The camera now runs this version of its zones from the API (reported as ``zones_version``)."""
@@ -143,6 +161,16 @@ class HealthMonitor:
             return CameraStatus.up
         silent_since = cam.last_frame if cam.last_frame is not None else cam.started
         return CameraStatus.down if now - silent_since >= self.down_after_s else CameraStatus.reconnecting
+
+    def new_frames(self) -> list[tuple[str, np.ndarray]]:
+        """Each camera's newest image not handed out before (at most one per camera)."""
+        out = []
+        with self._lock:
+            for cam in self._cams.values():
+                if cam.frame is not None and cam.frame_seq != cam.sent_frame_seq:
+                    out.append((cam.id, cam.frame))
+                    cam.sent_frame_seq = cam.frame_seq
+        return out
 
     def reports(self) -> list[dict[str, Any]]:
         """One ``PipelineMetricsIn`` body per camera for the interval since the previous call."""
@@ -185,7 +213,10 @@ class StatusReporter:
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
         self.monitor = monitor
+        sinks = list(sinks)
         self.sinks = [s for s in sinks if callable(getattr(s, "post_metrics", None))]
+        self.frame_sinks = [s for s in sinks if callable(getattr(s, "post_frame", None))]
+        self.frames_sent = 0
         self.interval_s = interval_s
         self.rounds = 0
         self._reachable = True
@@ -193,7 +224,7 @@ class StatusReporter:
         self._thread = threading.Thread(target=self._run, name="tellerwatch-status", daemon=True)
 
     def start(self) -> StatusReporter:
-        if self.sinks:
+        if self.sinks or self.frame_sinks:
             self._thread.start()
         return self
 
@@ -201,7 +232,7 @@ class StatusReporter:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
-        if final and self.sinks and self._reachable:
+        if final and (self.sinks or self.frame_sinks) and self._reachable:
             self.send()
 
     def _run(self) -> None:
@@ -217,9 +248,45 @@ class StatusReporter:
                     ok = bool(sink.post_metrics(body)) or ok
                 except Exception as exc:  # a report must never take the pipeline down  # noqa: BLE001
                     log.debug("status report to %s failed: %s", type(sink).__name__, exc)
+        ok = self.send_frames() or ok
         self.rounds += 1
         if ok and not self._reachable:
             log.info("camera status reports reach the API again")
         elif not ok and self._reachable:  # one warning per outage
             log.warning("camera status reports cannot reach the API; retrying every %g s", self.interval_s)
         self._reachable = ok
+
+    def send_frames(self) -> bool:
+        """Upload each camera's newest analysed frame; True if any sink took one."""
+        if not self.frame_sinks:
+            return False
+        ok = False
+        for camera_id, image in self.monitor.new_frames():
+            try:
+                jpeg = encode_frame(image)
+            except (ValueError, cv2.error) as exc:
+                log.debug("camera %s: latest frame not encoded: %s", camera_id, exc)
+                continue
+            for sink in self.frame_sinks:
+                try:
+                    sent = bool(sink.post_frame(self.monitor.site, camera_id, jpeg))
+                except Exception as exc:  # noqa: BLE001 - as for reports: never take the pipeline down
+                    log.debug("frame upload to %s failed: %s", type(sink).__name__, exc)
+                    sent = False
+                ok = sent or ok
+                self.frames_sent += int(sent)
+        return ok
+
+
+def encode_frame(image: np.ndarray, max_width: int = FRAME_MAX_WIDTH, quality: int = FRAME_JPEG_QUALITY) -> bytes:
+    """A frame for the zone editor: scaled down to ``max_width`` (zones are normalised, so the
+    editor needs the aspect ratio, not the pixels), JPEG."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+    h, w = image.shape[:2]
+    if w > max_width:
+        image = cv2.resize(image, (max_width, max(1, math.floor(h * max_width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()

@@ -102,6 +102,7 @@ class CameraPipeline:
         self._last_ts: datetime | None = None
         self._last_persons = sv.Detections.empty()
         self._last_items = sv.Detections.empty()
+        self._last_overlay: Overlay | None = None
         self.frames = 0
         self.detections_run = 0
         self._warm_frames = 0  # analysed frames since the stream started or came back
@@ -151,6 +152,9 @@ class CameraPipeline:
         times = self.times
         zones = self._ensure_zones(frame)
         self.frames += 1
+        if frame.lead_in and self.evidence.enabled:
+            with times.time("evidence"):
+                self._buffer_lead_in(frame)
 
         run_detector = True
         if self.motion is not None:
@@ -213,9 +217,11 @@ class CameraPipeline:
 
         with times.time("evidence"):
             if self.evidence.enabled:
-                rules = [RuleOverlay(st.name, st.elapsed_s) for st in self.rules.active_summary()]
+                rules = [RuleOverlay(st.name, st.elapsed_s, st.rule, st.zone, st.violation_id, st.score)
+                         for st in self.rules.active_summary()]
                 overlay = Overlay.from_observation(self.camera, obs, frame.width, frame.height, rules)
                 self.evidence.add_frame(frame, overlay)
+                self._last_overlay = overlay
             changes = [self._with_evidence(c) for c in changes]
 
         if changes:
@@ -248,6 +254,21 @@ class CameraPipeline:
         if len(dets):
             dets.xyxy = dets.xyxy + np.array([x0, y0, x0, y0], dtype=dets.xyxy.dtype)
         return dets
+
+    def _buffer_lead_in(self, frame: Frame) -> None:
+        """Source frames between two analysed ones go into the clips with the last overlay (a box
+        drawn there lags by at most one analysis interval)."""
+        ev = self.evidence
+        if not ev.source_fps_known:
+            span = (frame.t - frame.lead_in[0].t) if len(frame.lead_in) > 1 else 0.0
+            # frames per second from what arrived: the lead-in plus this frame
+            estimate = len(frame.lead_in) / span if span > 0 else self.camera.analysis_fps * (1 + len(frame.lead_in))
+            ev.set_source_fps(estimate)
+        held = self._last_overlay
+        for extra in frame.lead_in:
+            if held is not None and (extra.width, extra.height) != (frame.width, frame.height):
+                held = None
+            ev.add_frame(extra, held, analysed=False)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)

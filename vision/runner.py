@@ -187,7 +187,10 @@ def run_camera(
     times = pipeline.times
     last_counts: dict[str, int] | None = None
     try:
-        with open_source(camera, app.site.tz, stop=stop) as source:
+        # clips carry every source frame: the frames sampling skips ride along as Frame.lead_in
+        with open_source(camera, app.site.tz, stop=stop, every_frame=pipeline.evidence.enabled) as source:
+            if source.fps:
+                pipeline.evidence.set_source_fps(source.fps)
             if health is not None:
                 health.opened(camera.id, source)
             it = iter(source)
@@ -226,7 +229,7 @@ def run_camera(
                 report.last_t = frame.t
                 frames_out.write(result.to_json_dict())
                 if health is not None:
-                    health.analysed(camera.id, result.zones)
+                    health.analysed(camera.id, result.zones, frame.image)
                 for change in result.changes:
                     router.change(change)
                 counts = {n: z.staff for n, z in result.zones.items()}

@@ -21,6 +21,12 @@ pipeline never pays for a frame it would throw away:
   ``SourceGap``, when frames flow again. ``t`` is wall-clock seconds since open and ``ts`` the
   wall-clock time of decoding.
 
+With ``every_frame=True`` (evidence clips want the source's full frame rate) files and live
+sources also convert the frames sampling passes over and attach them, oldest first, to the next
+analysed frame as ``Frame.lead_in`` (at most ``MAX_LEAD_IN``); the iterator still yields analysed
+frames only, and a file's non-reference frames are then decoded too. Frames after a file's last
+analysed frame (less than one analysis interval) have nothing to ride on and are not delivered.
+
 Sampling rule, for all kinds: a frame is taken when its ``t`` reaches the next analysis slot
 (``t >= next_slot``); the next slot is then the first slot boundary after ``t``, so after a
 gap in the timestamps the sampler does not burst to catch up.
@@ -29,6 +35,7 @@ gap in the timestamps the sampler does not burst to catch up.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import heapq
 import logging
 import math
@@ -70,6 +77,9 @@ DEFAULT_BACKOFF_S = (0.5, 3.0)
 # (H.264+/H.265+) send one every 10 s or more, so the stall rule waits this long for it.
 FIRST_FRAME_TIMEOUT_S = 20.0
 DEFAULT_QUEUE_SIZE = 2
+# Frames attached to one analysed frame at most (``every_frame``): 60 covers a 60 fps camera
+# analysed at 1 fps; beyond it the oldest are dropped, so a paused consumer cannot grow memory.
+MAX_LEAD_IN = 60
 
 StreamItem = Frame | SourceGap
 
@@ -129,13 +139,15 @@ def open_source(
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     backoff_s: tuple[float, float] = DEFAULT_BACKOFF_S,
     queue_size: int = DEFAULT_QUEUE_SIZE,
+    every_frame: bool = False,
 ) -> FrameSource:
     """Open ``camera.source``; a file or folder that cannot be read raises ``SourceError`` now.
 
     Failing early matters because the CLI reports a bad path as one line and exit code 2,
     while a live camera that is down at start-up is an outage, not an error: its source keeps
     retrying until ``stop`` is set or the source is closed. ``stop`` also ends file sources
-    between two frames.
+    between two frames. ``every_frame`` attaches the frames sampling skips as ``Frame.lead_in``
+    (files and live sources; an image folder has one image per analysis slot anyway).
     """
     if not stall_timeout_s > 0:
         raise ValueError(f"stall_timeout_s must be > 0, got {stall_timeout_s!r}")
@@ -148,14 +160,15 @@ def open_source(
     source = camera.source
     if camera.is_live:
         return _LiveSource(
-            camera, tz, stop, stall_timeout_s=stall_timeout_s, backoff_s=(lo, hi), queue_size=queue_size
+            camera, tz, stop, stall_timeout_s=stall_timeout_s, backoff_s=(lo, hi), queue_size=queue_size,
+            every_frame=every_frame,
         )
     path = Path(str(source))
     if path.is_dir():
         return _ImageFolderSource(camera, tz, stop, path)
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
-    return _FileSource(camera, tz, stop, path)
+    return _FileSource(camera, tz, stop, path, every_frame=every_frame)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -229,10 +242,12 @@ class _FileSource(FrameSource):
     # detector on few cores, so CPU is the scarce resource: keep slices.
     thread_type = "SLICE"
 
-    def __init__(self, camera: CameraConfig, tz: tzinfo, stop: threading.Event | None, path: Path) -> None:
+    def __init__(self, camera: CameraConfig, tz: tzinfo, stop: threading.Event | None, path: Path,
+                 *, every_frame: bool = False) -> None:
         super().__init__(camera, is_live=False)
         self._path = path
         self._stop = stop
+        self._every_frame = every_frame
         self._loop = camera.loop
         self._replay_start = _ensure_tz(camera.replay_start or datetime.now(tz), tz)
         self._sampler = _Sampler(camera.analysis_fps)
@@ -339,7 +354,8 @@ class _FileSource(FrameSource):
         cc = stream.codec_context
         tb = stream.time_base or Fraction(1, 90000)
         nominal = 1.0 / self.fps if self.fps else None
-        can_skip = cc.name in _NONREF_SKIP_CODECS and nominal is not None
+        can_skip = cc.name in _NONREF_SKIP_CODECS and nominal is not None and not self._every_frame
+        between: collections.deque[Frame] = collections.deque(maxlen=MAX_LEAD_IN)
         skipping = False
 
         origin: int | None = None  # pts of the first presented frame: t = 0 there
@@ -400,20 +416,28 @@ class _FileSource(FrameSource):
                     t = last_t + (nominal or 1e-3)
                 last_t = t
                 if not self._sampler.take(t):
+                    if self._every_frame:
+                        between.append(self._frame(vf, index_offset + index, t))
                     continue
-                image = vf.to_ndarray(format="bgr24")
-                yield Frame(
-                    camera_id=self.camera_id,
-                    index=index_offset + index,
-                    t=t,
-                    ts=self._replay_start + timedelta(seconds=t),
-                    image=np.ascontiguousarray(image),
-                    captured_at=time.perf_counter(),
-                )
+                frame = self._frame(vf, index_offset + index, t)
+                if between:
+                    frame = dataclasses.replace(frame, lead_in=tuple(between))
+                    between.clear()
+                yield frame
         if bad:
             self.bad_packets += bad
             log.warning("%s: %d undecodable packet(s) skipped", self._path, bad)
         return last_t, next_index
+
+    def _frame(self, vf: av.VideoFrame, index: int, t: float) -> Frame:
+        return Frame(
+            camera_id=self.camera_id,
+            index=index,
+            t=t,
+            ts=self._replay_start + timedelta(seconds=t),
+            image=np.ascontiguousarray(vf.to_ndarray(format="bgr24")),
+            captured_at=time.perf_counter(),
+        )
 
 
 # --------------------------------------------------------------------------- image folders
@@ -667,8 +691,10 @@ class _LiveSource(FrameSource):
         stall_timeout_s: float,
         backoff_s: tuple[float, float],
         queue_size: int,
+        every_frame: bool = False,
     ) -> None:
         super().__init__(camera, is_live=True)
+        self._every_frame = every_frame
         self._source = camera.source
         self._name = _redact(str(camera.source))
         self._tz = tz
@@ -733,6 +759,7 @@ class _LiveSource(FrameSource):
         streamed = False  # delivered at least one frame since open
         last_ts: datetime | None = None
         index = 0
+        between: collections.deque[Frame] = collections.deque(maxlen=MAX_LEAD_IN)
         while not self._stopping():
             try:
                 reader = self._open_reader()
@@ -777,6 +804,9 @@ class _LiveSource(FrameSource):
                     if self._stopping():
                         break
                     if not self._sampler.take(t):
+                        if self._every_frame:
+                            between.append(Frame(self.camera_id, idx, t, now_ts, decoded.to_bgr(),
+                                                 time.perf_counter()))
                         continue
                     image = decoded.to_bgr()
                     self.size = (image.shape[1], image.shape[0])
@@ -788,8 +818,10 @@ class _LiveSource(FrameSource):
                             ts=now_ts,
                             image=image,
                             captured_at=time.perf_counter(),
+                            lead_in=tuple(between),
                         )
                     )
+                    between.clear()
             except _Stall:
                 reason = f"stall: no frame for {self._stall:g} s"
             except av.ExitError:  # PyAV's read timeout fired
@@ -798,6 +830,7 @@ class _LiveSource(FrameSource):
                 reason = f"read error: {_one_line(exc)}"
             finally:
                 reader.close()
+                between.clear()  # frames of a lost session do not lead into the next one
             if self._stopping():
                 break
             if outage_start is None:

@@ -90,6 +90,14 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or opaque in tags
 
 
+def _live_at(request: Request) -> dict[tuple[str, str], datetime]:
+    """When each camera's live counts arrived (kept beside ``zone_live``)."""
+    state = request.app.state
+    if not hasattr(state, "zone_live_at"):
+        state.zone_live_at = {}
+    return state.zone_live_at  # type: ignore[no-any-return]
+
+
 def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
     live: dict[tuple[str, str], dict[str, ZoneCounts]] = request.app.state.zone_live
     applied: dict[tuple[str, str], int] = request.app.state.zone_applied
@@ -101,6 +109,8 @@ def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
         updated_at=cam.zones_updated_at,
         updated_by=cam.zones_updated_by,
         live=live.get((cam.site, cam.camera_id), {}),
+        live_at=_live_at(request).get((cam.site, cam.camera_id)),
+        frame_at=cam.frame_at,
         applied_version=applied.get((cam.site, cam.camera_id)),
     )
 
@@ -316,6 +326,7 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, pipeline: P
             for kind in ("persons", "staff", "items"):
                 m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
         request.app.state.zone_live[labels] = dict(body.zones)
+        _live_at(request)[labels] = utcnow()
     if body.zones_version is not None:
         request.app.state.zone_applied[labels] = body.zones_version
     if body.outbox_pending is not None:

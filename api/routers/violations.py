@@ -269,16 +269,21 @@ def _evidence(
     user: AuthUser,
     settings: SettingsDep,
     range_header: str | None,
+    download: bool = False,
 ) -> Response:
     row = visible(session, user, violation_id)
     path = own_evidence(settings, row, kind)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no {kind} file")
     suffix, media_type = evidence.KINDS[kind]
-    response = evidence.file_response(path, media_type, range_header, f"{violation_id}{suffix}")
+    response = evidence.file_response(path, media_type, range_header, f"{violation_id}{suffix}", attachment=download)
     audit_view(request, session, user, row, kind, range_header)
     return response
 
+
+DownloadQuery = Annotated[
+    bool, Query(description="1: answer with Content-Disposition: attachment (the browser saves the file)")
+]
 
 RANGE_RESPONSES: dict[int | str, dict[str, object]] = {
     206: {"description": "the requested byte range"},
@@ -300,8 +305,9 @@ def get_clip(
     user: Reader,
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
+    download: DownloadQuery = False,
 ) -> Response:
-    return _evidence("clip", violation_id, request, session, user, settings, range_)
+    return _evidence("clip", violation_id, request, session, user, settings, range_, download)
 
 
 @router.get(
@@ -317,6 +323,7 @@ def get_annotated_clip(
     user: Reader,
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
+    download: DownloadQuery = False,
 ) -> Response:
     """Served from ``details.clip_annotated`` where that file is in the evidence folder (a pipeline
     sharing the API's data dir); a pushed record whose annotated clip stayed on the branch box
@@ -328,7 +335,7 @@ def get_annotated_clip(
     with path.open("rb") as f:
         if not evidence.looks_like("clip", f.read(16)):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
-    response = evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4")
+    response = evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4", attachment=download)
     audit_view(request, session, user, row, "clip_annotated", range_)
     return response
 
@@ -346,5 +353,6 @@ def get_snapshot(
     user: Reader,
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
+    download: DownloadQuery = False,
 ) -> Response:
-    return _evidence("snapshot", violation_id, request, session, user, settings, range_)
+    return _evidence("snapshot", violation_id, request, session, user, settings, range_, download)

@@ -99,6 +99,9 @@ def test_frame_upload_and_camera_snapshot(client: TestClient, users: Any, settin
     )
     r = client.get("/api/v1/cameras/counter-1/snapshot", headers=users.headers("engineer"))
     assert r.status_code == 200 and r.content == JPEG and r.headers["cache-control"] == "no-store"
+    # the zones body says when the frame came, so the zone editor asks for it only when there is one
+    zones = client.get("/api/v1/cameras/counter-1/zones", headers=users.headers("engineer")).json()
+    assert zones["frame_at"] is not None and zones["live_at"] is None
     cams = client.get("/api/v1/cameras", headers=users.headers("engineer")).json()
     assert cams[0]["has_frame"] is True and cams[0]["frame_at"]
     # not a JPEG, no site, too large

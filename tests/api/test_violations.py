@@ -224,6 +224,21 @@ def test_clip_without_range_and_snapshot(client: TestClient, users: Any, with_cl
     assert got["clip_url"] == f"/api/v1/violations/{with_clip['id']}/clip"
 
 
+def test_download_answers_with_an_attachment(client: TestClient, users: Any, with_clip: dict[str, Any]) -> None:
+    vid = with_clip["id"]
+    for kind, body, suffix in (("clip", MP4, ".mp4"), ("snapshot", JPEG, ".jpg")):
+        url = f"/api/v1/violations/{vid}/{kind}"
+        inline = client.get(url, headers=users.headers("operator"))
+        assert inline.headers["content-disposition"] == f'inline; filename="{vid}{suffix}"'
+        saved = client.get(url, params={"download": "1"}, headers=users.headers("operator"))
+        assert saved.status_code == 200 and saved.content == body
+        assert saved.headers["content-disposition"] == f'attachment; filename="{vid}{suffix}"'
+        ranged = client.get(url, params={"download": "1"}, headers={**users.headers("operator"), "Range": "bytes=0-9"})
+        assert ranged.status_code == 206 and ranged.headers["content-disposition"].startswith("attachment;")
+    bad = client.get(f"/api/v1/violations/{vid}/clip", params={"download": "maybe"}, headers=users.headers("operator"))
+    assert bad.status_code == 422
+
+
 def test_missing_evidence_is_404(client: TestClient, users: Any) -> None:
     rec = ingest(client, record())
     assert (

@@ -6,6 +6,7 @@ rule: a ``ViolationChange`` is built by hand at the moment a rule would report i
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import os
@@ -154,8 +155,8 @@ def test_clip_has_pre_and_post_roll_and_reads_back(tmp_path: Path) -> None:
     rec = EvidenceRecorder(cam, tmp_path, backpressure_s=10)
 
     # without close: finished() must report it once the post-roll is in
-    run_stream(rec, cam, 13.0, {5.0: start, 10.0: end}, close=False)
-    done: list[Violation] = []
+    # (the worker may finish it while frames still arrive: run_stream hands back what finished() had)
+    done: list[Violation] = run_stream(rec, cam, 13.0, {5.0: start, 10.0: end}, close=False)
     deadline = time.monotonic() + 20
     while not done and time.monotonic() < deadline:
         done = rec.finished()
@@ -200,7 +201,10 @@ def test_clip_has_pre_and_post_roll_and_reads_back(tmp_path: Path) -> None:
     assert snap is not None and snap.shape == (H, W, 3)
     assert start.worst_at is not None
     snapshot_at = datetime.fromisoformat(v.details["snapshot_at"])
-    assert abs(snapshot_at - start.worst_at) <= timedelta(seconds=INTERVAL)
+    # the rule's worst moment (4.0 s) lies inside the grace period (3.0 s + 2 s): the snapshot is
+    # never taken before the grace ran out, so it is the first frame after 5.0 s
+    grace_end = v.started_at + timedelta(seconds=2)
+    assert grace_end <= snapshot_at <= grace_end + timedelta(seconds=INTERVAL + 0.05)
 
 
 def test_long_violation_is_one_capped_clip(tmp_path: Path) -> None:
@@ -520,3 +524,72 @@ def test_clip_plays_in_headless_chromium(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- snapshot choice and source rate
+
+
+def test_snapshot_is_the_clearest_frame_after_the_grace(tmp_path: Path) -> None:
+    """Rules score each frame of an open violation (RuleOverlay.score); the recorder keeps the best.
+    A clearer moment during the grace (no violation id yet) and held frames never win."""
+    cam = camera(pre_s=2, post_s=2, grace_s=2)
+    rec = EvidenceRecorder(cam, tmp_path, backpressure_s=10)
+    start = ViolationChange(kind=ChangeKind.started, violation=violation(3.0, None),
+                            worst_at=BASE + timedelta(seconds=3.2))  # inside the grace
+    end = ViolationChange(kind=ChangeKind.ended, violation=violation(3.0, 9.0))
+    due = [(5.0, start), (12.0, end)]
+    best_t = 7.4
+
+    def score(t: float) -> float:
+        return -abs(t - best_t)  # clearest at 7.4 s
+
+    for i, t in enumerate(frame_times(15.0)):
+        ts = BASE + timedelta(seconds=t)
+        base = overlay_for(cam, i)
+        if 3.0 <= t < 5.0:  # grace running: the rule holds but has no violation yet; scores higher
+            rules = (RuleOverlay("non_staff_in_area/teller_area", t - 3, "non_staff_in_area", "teller_area",
+                                 None, (100.0,)),)
+        elif 5.0 <= t <= 9.0:
+            rules = (RuleOverlay("non_staff_in_area/teller_area", t - 3, "non_staff_in_area", "teller_area",
+                                 "v1", (score(t),)),)
+        else:
+            rules = ()
+        overlay = dataclasses.replace(base, rules=rules)
+        rec.add_frame(Frame("cam-1", i, t, ts, picture(i)), overlay)
+        # a held (not analysed) frame right at the best moment, carrying that overlay: never chosen
+        if abs(t - best_t) < 0.15:
+            rec.add_frame(Frame("cam-1", i, t + 0.01, ts + timedelta(seconds=0.01), picture(i)), overlay,
+                          analysed=False)
+        while due and due[0][0] <= t:
+            rec.on_change(due.pop(0)[1])
+    rec.close(timeout=30)
+    (v,) = rec.finished()
+    snapshot_at = datetime.fromisoformat(v.details["snapshot_at"])
+    assert abs((snapshot_at - BASE).total_seconds() - best_t) <= INTERVAL / 2 + 0.05
+    # the held frame 10 ms later carries the same score: the analysed one is the snapshot
+    frames = [f for f in frame_times(15.0) if abs(f - best_t) <= INTERVAL / 2 + 0.05]
+    assert any(abs((snapshot_at - BASE).total_seconds() - f) < 1e-3 for f in frames)
+
+
+def test_clip_plays_at_the_source_rate(tmp_path: Path) -> None:
+    """Frames between analysed ones (analysed=False) go into the clip: a 15 fps camera analysed at
+    5 fps gives a 15 fps clip."""
+    cam = camera(pre_s=1, post_s=1)
+    rec = EvidenceRecorder(cam, tmp_path, backpressure_s=10)
+    rec.set_source_fps(15.0)
+    start = ViolationChange(kind=ChangeKind.started, violation=violation(3.0, None))
+    end = ViolationChange(kind=ChangeKind.ended, violation=violation(3.0, 6.0))
+    due = [(5.0, start), (9.0, end)]
+    for i in range(int(12 * 15)):
+        t = i / 15
+        analysed = i % 3 == 0
+        rec.add_frame(Frame("cam-1", i, t, BASE + timedelta(seconds=t), picture(i)), overlay_for(cam, i),
+                      analysed=analysed)
+        while analysed and due and due[0][0] <= t:
+            rec.on_change(due.pop(0)[1])
+    rec.close(timeout=30)
+    (v,) = rec.finished()
+    info = clip_info(tmp_path / v.clip)
+    assert info["frames"] / info["duration"] == pytest.approx(15.0, abs=0.1), info
+    assert info["duration"] == pytest.approx(5.0, abs=0.1)
+    assert v.details["clip_frames"] == info["frames"]

@@ -117,6 +117,30 @@ def test_skipping_undecoded_frames_changes_nothing(bottle: Path, monkeypatch: py
     assert all(np.array_equal(a.image, b.image) for a, b in zip(skipped, full, strict=True))
 
 
+SCENE = Path(__file__).resolve().parents[2] / "sample_videos" / "scenes" / "busy_counter.mp4"
+
+
+def test_every_frame_rides_along_as_lead_in() -> None:
+    """``every_frame``: the iterator still yields analysed frames only, and the frames sampling
+    passed over arrive, in order and none missing, as the next analysed frame's ``lead_in``."""
+    with open_source(camera(str(SCENE), analysis_fps=5, replay_start=START), TZ) as plain_src:
+        plain = frames_of(plain_src)
+    with open_source(camera(str(SCENE), analysis_fps=5, replay_start=START), TZ, every_frame=True) as src:
+        frames = frames_of(src)
+    assert [(f.index, f.t) for f in frames] == [(f.index, f.t) for f in plain]  # same analysed frames
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, plain, strict=True))
+    assert not any(f.lead_in for f in plain)
+    every = [x for f in frames for x in (*f.lead_in, f)]
+    # 60 s at 10 fps: every decoded frame once, but for the file's last one (t = 59.9 s): frames after
+    # the last analysed frame have no frame to ride on
+    assert src.decoded_frames == 600 and len(every) == 599
+    assert [x.index for x in every] == list(range(len(every)))
+    assert all(b.ts > a.ts for a, b in zip(every, every[1:], strict=False))
+    assert all(len(f.lead_in) == 1 for f in frames[1:])  # 10 fps analysed at 5 fps
+    for x in frames[5].lead_in:
+        assert x.image.shape == frames[5].image.shape and x.ts == START + timedelta(seconds=x.t)
+
+
 @pytest.mark.parametrize(
     ("name", "count"),
     [("classroom.gif", 45), ("worker-zone-detection.gif", 71), ("bottle-detection.mp4", BOTTLE_FRAMES)],
@@ -390,6 +414,17 @@ def test_http_recording_as_live_stream(bottle: Path, tmp_path: Path, stop: threa
             assert f.image.shape == (360, 640, 3) and f.image.flags.c_contiguous
         assert all(b.t > a.t and b.index > a.index for a, b in zip(frames, frames[1:], strict=False))
         assert src.size == (640, 360) and src.fps == pytest.approx(BOTTLE_FPS, rel=1e-3)
+        assert not any(f.lead_in for f in frames)
+
+        # every_frame: the frames between two analysed ones ride along, numbered without holes
+        with open_source(camera(url, analysis_fps=5), TZ, every_frame=True) as src:
+            frames = [_next_frame(src) for _ in range(4)]
+        for a, b in zip(frames, frames[1:], strict=False):
+            if b.index - a.index > 1 + len(b.lead_in):
+                continue  # the drop-oldest queue dropped an analysed frame (and its lead-in) here
+            assert [x.index for x in b.lead_in] == list(range(a.index + 1, b.index))
+            assert all(a.ts <= x.ts <= b.ts for x in b.lead_in)
+        assert sum(len(f.lead_in) for f in frames[1:]) >= 3
     finally:
         server.shutdown()
         server.server_close()

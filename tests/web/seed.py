@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,36 @@ def _encode(path: Path, seconds: float, fps: int, width: int, height: int, annot
             container.mux(packet)
 
 
+def evidence_snapshot(rec: dict[str, Any], width: int = 1280, height: int = 720) -> np.ndarray:
+    """The snapshot a pipeline files for ``rec``: the raw scene with the evidence overlay drawn by
+    ``vision.evidence.Renderer`` (offending zone in red, bilingual rule label, roles, items)."""
+    import supervision as sv
+
+    from vision.evidence.overlay import Focus, Overlay, Renderer, ZoneCount, ZoneOverlay
+
+    stamp = rec["started_at"][:19].replace("T", " ")
+    img = counter_scene(width, height, 0.0, stamp, rec["camera"])
+    scratch = np.zeros_like(img)
+    tellers = [_person(scratch, cx, 0.3, 1.0, (0, 0, 0)) for cx in (0.22, 0.52 + 0.004 * np.sin(1))]
+    customer = _person(scratch, 0.3, 0.66, 1.25, (0, 0, 0), seated=False)
+    rule = rec["rule"]
+    by_rule = {"dual_teller": [True, None, False], "non_staff_in_area": [True, False, False]}
+    roles = by_rule.get(rule, [True, True, False])
+    persons = sv.Detections(xyxy=np.array([*tellers, customer], float), tracker_id=np.array([3, 5, 7]),
+                            data={"is_staff": np.array(roles, dtype=object)})
+    zones = tuple(ZoneOverlay(z["name"], z["kind"], np.array(z["polygon"], float) * [width, height])
+                  for z in ZONES_COUNTER_1)
+    items = sv.Detections.empty()
+    if rule == "unattended_items":
+        items = sv.Detections(xyxy=np.array([[0.63 * width, 0.515 * height, 0.70 * width, 0.555 * height]]))
+    staff = sum(1 for r in roles[:2] if r is True)
+    counts = {"teller_area": ZoneCount(2, staff), "counter_top": ZoneCount(0, 0)}
+    overlay = Overlay(zones, persons, (), items, ("item",) * len(items), (), counts)
+    focus = Focus(rule, rec["zone"], "active", min(8.0, float(rec["duration_s"])), min_staff=2)
+    ts = datetime.fromisoformat(rec["started_at"])
+    return Renderer(width, height).draw(img, overlay, ts=ts, focus=focus)
+
+
 # ------------------------------------------------------------------------------------ records
 @dataclass
 class Seeded:
@@ -245,8 +276,10 @@ class Seeder:
             (self.evidence_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.evidence_dir / rel).write_bytes(ann)
             rec["details"]["clip_annotated"] = f"evidence/{rel.as_posix()}"
-        stamp = rec["started_at"][:19].replace("T", " ")
-        snap = jpeg(counter_scene(640, 360, 0.0, stamp, rec["camera"], annotate=True))
+        # as the recorder writes them: the clip starts 1 s before the violation (3 s clips)
+        rec["details"].setdefault("clip_pre_s", 1.0)
+        rec["details"].setdefault("snapshot_at", rec["started_at"])
+        snap = jpeg(evidence_snapshot(rec))
         r = self.http.post(
             "/api/v1/events",
             headers=self.key,

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import WebEnv, screenshot
-from tests.web.seed import DAY, PASSWORD, SITE_A_DAY, SITE_A_WEEK_AGO, SITE_B_DAY, violation
-from vision.config import ZoneConfig
+from tests.web.conftest import ROOT, WebEnv, screenshot
+from tests.web.seed import DAY, INGEST_KEY, PASSWORD, SITE_A_DAY, SITE_A_WEEK_AGO, SITE_B_DAY, violation
+from vision.config import ApiSinkConfig, ZoneConfig, load_config
+from vision.runner import run
+from vision.sinks import build_sinks
 
 pytestmark = pytest.mark.e2e
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
@@ -432,3 +434,100 @@ def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv,
     assert op.locator("nav.tabs a[href='/audit']").count() == 0
     r = op.goto(web.url + "/audit")
     assert r is not None and r.status == 403
+
+
+def test_review_thumbnails_enlarged_snapshot_downloads_and_player_start(web: WebEnv, open_page: Any) -> None:
+    page = open_page("op")
+    ids = web.seeded.ids
+    page.goto(web.url + f"/review?id={ids['v5']}")  # live tests may have filed newer ones
+    ready(page)
+    expect(page.locator("#queue-list li.row.selected")).to_have_attribute("data-id", ids["v5"])
+    # every row has a thumbnail of its snapshot
+    page.wait_for_function(
+        "() => { const t = [...document.querySelectorAll('#queue-list li.row img.row-thumb')];"
+        " return t.length >= 9 && t.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    # the player starts at the violation (clip_pre_s = 1.0 s in), not at the pre-roll, and never loops
+    page.wait_for_function(
+        "() => { const v = document.getElementById('clip'); return v.readyState >= 1 && v.currentTime >= 0.95; }"
+    )
+    assert page.evaluate("document.getElementById('clip').loop") is False
+    page.evaluate("document.getElementById('clip').currentTime = 0.2")  # the pre-roll is reachable
+    page.wait_for_function("() => document.getElementById('clip').currentTime < 0.95")
+    page.evaluate("document.getElementById('clip').play()")
+    # at the end the player rests on the violation's start, paused, instead of looping into the pre-roll
+    page.wait_for_function(
+        "() => { const v = document.getElementById('clip');"
+        " return v.paused && v.played.length > 0 && Math.abs(v.currentTime - 1.0) < 0.15; }",
+        timeout=20_000,
+    )
+    # downloads answer with Content-Disposition: attachment
+    for link, kind in (("#clip-download", "clip"), ("#snap-download", "snapshot")):
+        href = page.get_attribute(link, "href")
+        assert href and "download=1" in href and ids["v5"] in href, href
+        r = page.request.get(href if href.startswith("http") else web.url + href)
+        assert r.ok, (kind, r.status)
+        assert r.headers["content-disposition"].startswith("attachment;"), r.headers
+    inline = page.request.get(web.url + f"/api/v1/violations/{ids['v5']}/snapshot")
+    assert inline.headers["content-disposition"].startswith("inline;")
+    # click the snapshot: it opens enlarged; Escape closes it
+    page.wait_for_function(SNAPSHOT_SHOWN)
+    small = page.locator("#snapshot").bounding_box()
+    page.click("#snap-open")
+    expect(page.locator("#lightbox")).to_be_visible()
+    page.wait_for_function(
+        "() => { const i = document.getElementById('lightbox-img'); return i.complete && i.naturalWidth > 0; }"
+    )
+    big = page.locator("#lightbox-img").bounding_box()
+    assert big is not None and small is not None and big["width"] > 1.8 * small["width"], (small, big)
+    expect(page.locator("#lightbox-caption")).to_contain_text("Non-staff")
+    screenshot(page, "review-snapshot")
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_be_hidden()
+
+
+def test_pipeline_frames_reach_the_zone_editor(
+    web: WebEnv, open_page: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real pipeline with an API sink uploads its latest frame; the open zone editor shows it
+    without a reload, and asks for no frame (no 404) while none exists."""
+    site, camera = "site-c", "quiet-1"
+    rec = violation("q1", site, camera, "dual_teller", "teller_area", "2026-01-05T09:00:00+08:00", 6.0,
+                    min_staff_seen=1, min_staff=2)
+    r = web.seeder.http.post("/api/v1/events", headers=web.seeder.key, json=rec)
+    r.raise_for_status()
+    page = open_page("eng")
+    page.goto(web.url + f"/zones?site={site}&camera={camera}")
+    ready(page)
+    expect(page.locator("#z-frame-info")).to_contain_text("no frame yet")
+    assert page.locator("#z-svg image.frame").count() == 0
+
+    scene = ROOT / "sample_videos" / "scenes" / "busy_counter.yaml"
+    app = load_config(scene)
+    # the engineer has drawn the camera's zones already (the ones its config uses)
+    zones = [z.model_dump(mode="json", exclude_none=True) for z in app.cameras[0].zones]
+    web.api("PUT", f"/cameras/{camera}/zones?site={site}", "adm", json={"zones": zones})
+    monkeypatch.setenv("TELLERWATCH_WEB_TEST_KEY", INGEST_KEY)
+    sinks_cfg = app.sinks.model_copy(update={"api": ApiSinkConfig(url=web.url, key_env="TELLERWATCH_WEB_TEST_KEY")})
+    app = app.model_copy(update={
+        "site": app.site.model_copy(update={"id": site}),
+        "sinks": sinks_cfg,
+        "cameras": [app.cameras[0].model_copy(update={"id": camera})],
+    })
+    sinks = build_sinks(app.sinks, tmp_path)
+    try:
+        run(app, data_dir=tmp_path, clips=False, max_seconds=1.5, sinks=sinks, status_interval_s=0.5)
+    finally:
+        for sink in sinks:
+            sink.close()
+    shown = web.api("GET", f"/cameras/{camera}/zones?site={site}", "eng")
+    assert shown["frame_at"] is not None and shown["live_at"] is not None
+    assert shown["live"]["teller_area"]["staff"] >= 1  # the counts of the same run
+    # the page polls and shows the new frame (1280x720 scaled to the upload size) with its time
+    page.wait_for_function("() => !!document.querySelector('#z-svg image.frame')", timeout=15_000)
+    expect(page.locator("#z-frame-info")).to_contain_text("live frame")
+    expect(page.locator("#z-frame-info .frame-at")).not_to_be_empty()
+    expect(page.locator("#z-frame-info .live-at")).not_to_be_empty()
+    snap = page.request.get(web.url + f"/api/v1/cameras/{camera}/snapshot?site={site}")
+    assert snap.ok and snap.headers["content-type"] == "image/jpeg"
+    screenshot(page, "zones-live")

@@ -2,8 +2,9 @@
 
 The analysis thread only hands frames over (``add_frame`` appends to a short queue and returns);
 one background thread per camera JPEG-compresses them into the ring buffer and encodes clips.
-That thread interleaves the two, taking in every queued frame between two encoded clip frames, so
-catching up on a 35 s pre-roll never lets the queue overflow. A clip is encoded ``hold_s`` behind
+That thread interleaves the two: after each frame it takes in it encodes at most
+``ENCODE_PER_FRAME`` clip frames (all it can when the queue is empty), so a clip catches up on a
+35 s pre-roll at twice the source rate while taking in frames keeps priority. A clip is encoded ``hold_s`` behind
 the newest frame: a rule reports a violation's end ``clear_s`` after it cleared, and by then no
 frame past ``ended_at + post_s`` may be in the clip yet.
 
@@ -33,7 +34,7 @@ import numpy as np
 from vision.config import CameraConfig
 from vision.events import ChangeKind, Violation, ViolationChange, iso_ms
 from vision.evidence.mp4 import ClipStats, ClipWriter
-from vision.evidence.overlay import Overlay, Renderer
+from vision.evidence.overlay import Focus, Overlay, Renderer
 from vision.evidence.retention import apply_retention
 from vision.evidence.ring import BufferedFrame, FrameRing, encode_jpeg, prepare_image
 from vision.frames import Frame
@@ -41,6 +42,8 @@ from vision.frames import Frame
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 600.0
+SNAPSHOT_REWRITE_S = 2.0
+ENCODE_PER_FRAME = 2  # clip frames encoded per frame taken in while frames keep arriving
 # what a failing disk, a full disk or a codec can raise while writing evidence
 _WRITE_ERRORS = (OSError, av.FFmpegError, cv2.error, ValueError, RuntimeError)
 
@@ -79,6 +82,7 @@ class RecorderStats:
 class _FrameItem:
     frame: Frame
     overlay: Overlay
+    analysed: bool = True
 
 
 @dataclass(slots=True)
@@ -116,10 +120,12 @@ class _Job:
     overflow: int = 0
     errors: list[str] = field(default_factory=list)
     clip_failed: bool = False
-    snap_target: datetime | None = None
+    snap_target: datetime | None = None  # fallback target when no frame carries a clarity score
     snap_best: BufferedFrame | None = None
+    snap_score: tuple[float, ...] | None = None  # clarity of snap_best (scored frames only)
     snap_dirty: bool = False
     snap_written: BufferedFrame | None = None
+    snap_written_at: float = 0.0  # time.monotonic() of the last write
     snap_failed: bool = False
     pre_note: str | None = None
     plain: bool = False  # drawing failed once: stop trying
@@ -156,22 +162,20 @@ class EvidenceRecorder:
         self.enabled = enabled
         self.site = site
         self._protected = protected
-        fps = camera.analysis_fps
-        self.frame_interval_s = 1.0 / fps
+        self.analysis_interval_s = 1.0 / camera.analysis_fps
         max_grace = max((r.grace_s for r in camera.rules), default=0.0)
         max_clear = max((r.clear_s for r in camera.rules), default=3.0)
         # encode this far behind the newest frame: an end is reported clear_s after it happened
-        self.hold_s = max_clear + 1.0 + self.frame_interval_s
+        self.hold_s = max_clear + 1.0 + self.analysis_interval_s
         wanted = self.cfg.pre_s + max(max_grace, self.hold_s) + 1.0
         self.span_s = max(min(wanted, self.cfg.buffer_max_s), self.hold_s + 1.0)
-        self.ring = FrameRing(self.span_s, FrameRing.frames_for(self.span_s, fps))
-        self.max_queued_frames = max(3, math.ceil(fps / 2))
+        self.set_source_fps(camera.analysis_fps)
+        self.source_fps_known = False
         if backpressure_s is None:
             backpressure_s = 0.0 if camera.is_live else 2.0
         if backpressure_s < 0:
             raise ValueError(f"backpressure_s must be >= 0; got {backpressure_s}")
         self.backpressure_s = backpressure_s
-        self.max_job_backlog = 2 * self.ring.max_frames
 
         self._cond = threading.Condition()
         self._inbox: deque[_Item] = deque()
@@ -194,8 +198,32 @@ class EvidenceRecorder:
 
     # ------------------------------------------------------------------ the pipeline's side
 
-    def add_frame(self, frame: Frame, overlay: Overlay | None = None) -> None:
-        """Queue a frame for the ring buffer: O(1); waits only for a file source (see the class)."""
+    def set_source_fps(self, fps: float) -> None:
+        """Clips carry every source frame: size the ring, the queue and the clip rate for ``fps``.
+
+        Called before the first frame (the source's rate is known once it is open); until then
+        the analysis rate is assumed. Rates below the analysis rate are raised to it.
+        """
+        fps = max(float(fps), self.camera.analysis_fps) if fps and fps > 0 else self.camera.analysis_fps
+        fps = min(fps, 120.0)
+        self.source_fps = fps
+        self.source_fps_known = True
+        self.frame_interval_s = 1.0 / fps
+        max_frames = FrameRing.frames_for(self.span_s, fps)
+        ring = getattr(self, "ring", None)
+        if ring is None:
+            self.ring = FrameRing(self.span_s, max_frames)
+        else:
+            ring.max_frames = max_frames
+        self.max_queued_frames = max(3, math.ceil(fps / 2))
+        self.max_job_backlog = 2 * max_frames
+
+    def add_frame(self, frame: Frame, overlay: Overlay | None = None, *, analysed: bool = True) -> None:
+        """Queue a frame for the ring buffer: O(1); waits only for a file source (see the class).
+
+        ``analysed=False`` marks a frame the pipeline did not analyse (between two analysed ones):
+        it goes into the clips with the last analysed frame's overlay, but is never the snapshot.
+        """
         if not self.enabled:
             return
         with self._cond:
@@ -215,7 +243,7 @@ class EvidenceRecorder:
                         self._queued_frames -= 1
                         self._stats.frames_dropped += 1
                         break
-            self._inbox.append(_FrameItem(frame, overlay if overlay is not None else Overlay()))
+            self._inbox.append(_FrameItem(frame, overlay if overlay is not None else Overlay(), analysed))
             self._queued_frames += 1
             self._ensure_thread()
             self._cond.notify_all()
@@ -310,6 +338,16 @@ class EvidenceRecorder:
                     self._abandon_all()
                     self._guarded(self._maybe_retention)  # the last clips count toward the limit too
                     return
+                # a worker that always has frames queued (every source frame of a file replayed
+                # faster than real time, a busy camera) must still encode and apply retention:
+                # after each frame taken in, up to ENCODE_PER_FRAME clip frames are encoded, so a
+                # clip catches up with its pre-roll even while frames keep arriving
+                if isinstance(item, _FrameItem):
+                    for _ in range(ENCODE_PER_FRAME):
+                        if not self._has_encode_work():
+                            break
+                        self._guarded(self._encode_step)
+                self._guarded(self._maybe_retention)
                 continue
             self._guarded(self._encode_step)
             self._maybe_retention()
@@ -325,13 +363,13 @@ class EvidenceRecorder:
 
     def _handle(self, item: _Item) -> None:
         if isinstance(item, _FrameItem):
-            self._ingest(item.frame, item.overlay)
+            self._ingest(item.frame, item.overlay, item.analysed)
         elif isinstance(item, _ChangeItem):
             self._change(item)
         else:
             self._closing = True
 
-    def _ingest(self, frame: Frame, overlay: Overlay) -> None:
+    def _ingest(self, frame: Frame, overlay: Overlay, analysed: bool = True) -> None:
         t0 = time.perf_counter()
         newest = self.ring.newest
         if newest is not None and frame.ts < newest.ts - timedelta(seconds=1):
@@ -346,7 +384,7 @@ class EvidenceRecorder:
             log.warning("camera %s frame %d not buffered: %s", self.camera.id, frame.index, exc)
             return
         h, w = image.shape[:2]
-        bf = self.ring.append(frame.index, frame.ts, jpeg, w, h, scale, overlay.scaled(scale))
+        bf = self.ring.append(frame.index, frame.ts, jpeg, w, h, scale, overlay.scaled(scale), analysed=analysed)
         for job in self._jobs.values():
             if job.clip_done or (job.end_limit is not None and bf.ts > job.end_limit):
                 pass
@@ -370,6 +408,7 @@ class EvidenceRecorder:
                 self._open_ids.discard(v.id)
             return  # a late change of a violation whose evidence is complete: keep those files
         job = self._jobs.get(v.id)
+        new = job is None
         if job is None:
             job = self._start_job(v)
         job.violation = v
@@ -380,11 +419,17 @@ class EvidenceRecorder:
             job.end_limit = end + timedelta(seconds=self.cfg.post_s - self.frame_interval_s / 2)
             while job.pending and job.pending[-1].ts > job.end_limit:
                 job.pending.pop()
-        target = item.worst_at
-        if target is None and job.snap_target is None:
-            target = v.started_at + timedelta(seconds=job.grace_s)
-        if target is not None and target != job.snap_target:
-            self._retarget_snapshot(job, target)
+        if job.snap_score is None:
+            target = item.worst_at
+            if target is None and job.snap_target is None:
+                target = self._grace_end(job)
+            if target is not None:
+                target = max(target, self._grace_end(job))  # never a moment the grace still ran
+                if target != job.snap_target:
+                    self._retarget_snapshot(job, target)
+        if new:
+            for bf in self.ring:  # frames analysed before the change reached this thread
+                self._consider_snapshot(job, bf)
         self._settle_jobs()
 
     def _open_ids_snapshot(self) -> set[str]:
@@ -400,7 +445,7 @@ class EvidenceRecorder:
                 "title": f"{self.camera.id} {v.rule} {v.zone} {v.id}"}
         if self.site:
             meta["site"] = self.site
-        fps, preset, crf = self.camera.analysis_fps, self.cfg.clip_preset, self.cfg.clip_crf
+        fps, preset, crf = self.source_fps, self.cfg.clip_preset, self.cfg.clip_crf
         job = _Job(
             violation=v, paths=paths, clip_from=clip_from, grace_s=grace,
             raw=ClipWriter(self.data_dir / paths.clip, fps=fps, preset=preset, crf=crf,
@@ -421,16 +466,54 @@ class EvidenceRecorder:
 
     # ------------------------------------------------------------------ snapshot
 
+    @staticmethod
+    def _grace_end(job: _Job) -> datetime:
+        return job.violation.started_at + timedelta(seconds=job.grace_s)
+
+    @staticmethod
+    def _clarity(job: _Job, bf: BufferedFrame) -> tuple[float, ...] | None:
+        """How clearly an analysed frame shows this violation (higher is clearer), from the rule's
+        own overlay; None for frames the rule did not score (its condition did not hold there,
+        e.g. while it clears), held frames and other violations."""
+        if not bf.analysed:
+            return None
+        for rule in bf.overlay.rules:
+            if rule.violation_id == job.violation.id:
+                return rule.score
+        return None
+
     def _retarget_snapshot(self, job: _Job, target: datetime) -> None:
+        """Fallback for frames without clarity scores: the frame nearest ``target`` (>= grace end)."""
         oldest = self.ring.oldest
         if job.snap_written is not None and oldest is not None and target < oldest.ts:
             return  # that moment has left the buffer; the snapshot already written stays
         job.snap_target = target
-        job.snap_best = self.ring.closest(target)
+        floor = self._grace_end(job) - timedelta(milliseconds=1)
+        best, best_d = None, None
+        for bf in self.ring:
+            if bf.ts < floor or not bf.analysed:
+                continue
+            d = abs((bf.ts - target).total_seconds())
+            if best_d is None or d < best_d:
+                best, best_d = bf, d
+        job.snap_best = best
         job.snap_dirty = job.snap_best is not None and job.snap_best is not job.snap_written
 
     def _consider_snapshot(self, job: _Job, bf: BufferedFrame) -> None:
-        if job.snap_target is None:
+        """The clearest analysed frame after the grace ran out becomes the snapshot.
+
+        Rules score their own frames (``RuleOverlay.score``: fewest staff, items in full view,
+        the intruder at their largest); ties keep the earlier frame. Frames nobody scored fall
+        back to the rule's ``worst_at`` (never before the grace ran out).
+        """
+        score = self._clarity(job, bf)
+        if score is not None:
+            if job.snap_score is None or score > job.snap_score:
+                job.snap_best, job.snap_score, job.snap_dirty = bf, score, True
+            return
+        if job.snap_score is not None or job.snap_target is None or not bf.analysed:
+            return
+        if bf.ts < self._grace_end(job) - timedelta(milliseconds=1):
             return
         best = job.snap_best
         if best is None or abs((bf.ts - job.snap_target).total_seconds()) < abs(
@@ -441,10 +524,16 @@ class EvidenceRecorder:
 
     def _maybe_write_snapshot(self, job: _Job, final: bool) -> None:
         newest = self.ring.newest
-        if not job.snap_dirty or job.snap_best is None or job.snap_target is None:
+        if not job.snap_dirty or job.snap_best is None:
             return
-        if not final and (newest is None or newest.ts < job.snap_target):
-            return  # a closer frame may still come
+        if not final:
+            if job.snap_score is not None:
+                # the first clear frame at once (an open violation needs a picture), better ones
+                # at most every SNAPSHOT_REWRITE_S, the best one when the violation is complete
+                if job.snap_written is not None and time.monotonic() - job.snap_written_at < SNAPSHOT_REWRITE_S:
+                    return
+            elif job.snap_target is None or newest is None or newest.ts < job.snap_target:
+                return  # a closer frame may still come
         bf = job.snap_best
         path = self.data_dir / job.paths.snapshot
         part = path.with_name(path.name + ".part")
@@ -463,6 +552,7 @@ class EvidenceRecorder:
             job.snap_dirty = False
             return
         job.snap_written, job.snap_dirty, job.snap_failed = bf, False, False
+        job.snap_written_at = time.monotonic()
         with self._cond:
             self._stats.snapshots_written += 1
             self._missing.get(job.violation.id, set()).discard("snapshot")
@@ -547,13 +637,13 @@ class EvidenceRecorder:
         """Write due snapshots, close clips whose post-roll is in, hand completed violations back."""
         newest = self.ring.newest
         for vid, job in list(self._jobs.items()):
-            self._maybe_write_snapshot(job, final=self._closing)
             if not job.clip_done and job.end_limit is not None and newest is not None:
                 horizon = self._horizon(job)
                 caught_up = not job.pending or (horizon is not None and job.pending[0].ts > horizon)
                 if newest.ts >= job.end_limit and caught_up:
                     job.pending.clear()
                     self._close_clip(job)
+            self._maybe_write_snapshot(job, final=self._closing or (job.ended and job.clip_done))
             if job.clip_done and (job.ended or self._closing) and not job.snap_dirty:
                 self._complete(vid, job)
 
@@ -694,17 +784,11 @@ class EvidenceRecorder:
         if renderer is None:
             renderer = self._renderers[key] = Renderer(*key)
         v = job.violation
-        what = f"{v.rule} @ {v.zone}"
         if job.plain:
             return image
-        if bf.ts < v.started_at:
-            line = f"{what}: begins in {(v.started_at - bf.ts).total_seconds():.1f} s"
-        elif v.ended_at is not None and bf.ts > v.ended_at:
-            line = f"{what}: cleared {(bf.ts - v.ended_at).total_seconds():.1f} s ago"
-        else:
-            line = f"VIOLATION {what}: {(bf.ts - v.started_at).total_seconds():.1f} s"
+        focus = self._focus(job, bf)
         try:
-            return renderer.draw(image, bf.overlay, banner=[line], ts=bf.ts)
+            return renderer.draw(image, bf.overlay, ts=bf.ts, focus=focus)
         except (ValueError, TypeError, IndexError, KeyError, cv2.error) as exc:
             # a malformed overlay must not cost the clip: the annotated one goes on unannotated
             log.warning("camera %s violation %s: overlay not drawn, annotated clip continues plain: %s",
@@ -712,6 +796,18 @@ class EvidenceRecorder:
             job.plain = True
             job.overlay_error = str(exc)
             return image
+
+    def _focus(self, job: _Job, bf: BufferedFrame) -> Focus:
+        v = job.violation
+        if bf.ts < v.started_at:
+            phase, elapsed = "pre", (bf.ts - v.started_at).total_seconds()
+        elif v.ended_at is not None and bf.ts > v.ended_at:
+            phase, elapsed = "after", (bf.ts - v.ended_at).total_seconds()
+        else:
+            phase, elapsed = "active", (bf.ts - v.started_at).total_seconds()
+        rule = next((r for r in self.camera.rules if r.type == v.rule and r.zone == v.zone), None)
+        return Focus(rule=v.rule, zone=v.zone, phase=phase, elapsed_s=elapsed,
+                     min_staff=getattr(rule, "min_staff", None), attended_by=getattr(rule, "attended_by", None))
 
     # ------------------------------------------------------------------ retention
 

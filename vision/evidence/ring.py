@@ -33,6 +33,7 @@ class BufferedFrame:
     height: int
     scale: float
     overlay: Overlay
+    analysed: bool = True  # False: a source frame between two analysed ones (held overlay)
 
     @property
     def nbytes(self) -> int:
@@ -100,8 +101,8 @@ class FrameRing:
         return max(4, math.ceil(span_s * fps * 2) + 2)
 
     def append(self, index: int, ts: datetime, jpeg: bytes, width: int, height: int, scale: float,
-               overlay: Overlay) -> BufferedFrame:
-        frame = BufferedFrame(self._seq, index, ts, jpeg, width, height, scale, overlay)
+               overlay: Overlay, *, analysed: bool = True) -> BufferedFrame:
+        frame = BufferedFrame(self._seq, index, ts, jpeg, width, height, scale, overlay, analysed)
         self._seq += 1
         self._frames.append(frame)
         self._bytes += frame.nbytes

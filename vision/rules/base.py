@@ -82,6 +82,9 @@ class RuleStatus:
     since: datetime
     elapsed_s: float
     violation_id: str | None
+    # how clearly this frame shows the open violation (higher is clearer; compared as a tuple):
+    # the evidence recorder takes the clearest frame after the grace ran out as the snapshot
+    score: tuple[float, ...] | None = None
 
 
 class Tally(ABC, Generic[S_contra]):
@@ -261,6 +264,7 @@ class TemporalRule(ABC, Generic[C, S]):
         self._gate_until: datetime | None = None  # next moment the schedule must be asked again
         self._prev_ts: datetime | None = None
         self._prev_held = False
+        self._score: tuple[float, ...] | None = None
 
     # ------------------------------------------------------------------ what subclasses say
 
@@ -270,6 +274,10 @@ class TemporalRule(ABC, Generic[C, S]):
 
     @abstractmethod
     def new_tally(self) -> Tally[S]: ...
+
+    def clarity(self, obs: Observation, sample: S) -> tuple[float, ...]:
+        """How clearly ``obs`` shows the breach, for choosing the snapshot (higher is clearer)."""
+        return (0.0,)
 
     def zone_state(self, obs: Observation, name: str | None = None) -> ZoneState:
         """A zone the pipeline did not report is empty: nobody and nothing was seen in it."""
@@ -306,6 +314,9 @@ class TemporalRule(ABC, Generic[C, S]):
         if self._gate_open:
             start = opened_at if opened_at is not None and self._prev_held else None
             changes.extend(self._core.observe(ts, sample, start))
+        self._score = (
+            self.clarity(obs, sample) if sample is not None and self._core.phase is Phase.active else None
+        )
         self._prev_ts, self._prev_held = ts, held
         return changes
 
@@ -334,6 +345,7 @@ class TemporalRule(ABC, Generic[C, S]):
             since=since,
             elapsed_s=max((now - core.started_at).total_seconds(), 0.0),
             violation_id=core.violation_id,
+            score=self._score,
         )
 
     # ------------------------------------------------------------------ schedule gating

@@ -59,5 +59,10 @@ class DualTellerRule(TemporalRule[DualTellerConfig, StaffSample]):
             return None
         return StaffSample(zone.staff, zone.staff_track_ids)
 
+    def clarity(self, obs: Observation, sample: StaffSample) -> tuple[float, ...]:
+        """Fewest staff first, then fewest others in the zone: the empty seat in plain view."""
+        zone = self.zone_state(obs)
+        return (-float(sample.staff), -float(zone.persons - zone.staff))
+
     def new_tally(self) -> _StaffTally:
         return _StaffTally(self.config.min_staff)

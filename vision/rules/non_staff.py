@@ -51,5 +51,12 @@ class NonStaffRule(TemporalRule[NonStaffConfig, tuple[int, ...]]):
         ids = self.zone_state(obs).non_staff_track_ids
         return ids if ids else None
 
+    def clarity(self, obs: Observation, sample: tuple[int, ...]) -> tuple[float, ...]:
+        """The intruder at their largest inside the zone (closest to the camera, most visible)."""
+        ids = set(sample)
+        areas = [max(0.0, t.xyxy[2] - t.xyxy[0]) * max(0.0, t.xyxy[3] - t.xyxy[1])
+                 for t in obs.tracks if t.track_id in ids]
+        return (max(areas, default=0.0),)
+
     def new_tally(self) -> _IntruderTally:
         return _IntruderTally()

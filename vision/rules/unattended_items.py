@@ -53,6 +53,10 @@ class _ItemTally(Tally[tuple[ItemObs, ...]]):
         }
 
 
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 class UnattendedItemsRule(TemporalRule[UnattendedItemsConfig, tuple[ItemObs, ...]]):
     """Items on the counter zone while its ``attended_by`` zone has no staff.
 
@@ -68,6 +72,15 @@ class UnattendedItemsRule(TemporalRule[UnattendedItemsConfig, tuple[ItemObs, ...
         if not items or self.zone_state(obs, self.config.attended_by).staff > 0:
             return None
         return items
+
+    def clarity(self, obs: Observation, sample: tuple[ItemObs, ...]) -> tuple[float, ...]:
+        """Items in full view first (no person box over them), then nobody at the seat, then
+        the most items and the most counter area they cover."""
+        people = [t.xyxy for t in obs.tracks]
+        visible = sum(1 for item in sample if not any(_overlaps(item.xyxy, box) for box in people))
+        seat = self.zone_state(obs, self.config.attended_by).persons if self.config.attended_by else 0
+        area = sum(max(0.0, i.xyxy[2] - i.xyxy[0]) * max(0.0, i.xyxy[3] - i.xyxy[1]) for i in sample)
+        return (float(visible), -float(seat), float(len(sample)), area)
 
     def new_tally(self) -> _ItemTally:
         return _ItemTally()

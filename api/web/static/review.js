@@ -206,11 +206,15 @@
     if (index === S.sel) classes.push("selected");
     if (S.unseen.has(v.id)) classes.push("unseen");
     if (v.state === "open") classes.push("is-open");
+    const thumb = v.snapshot_url
+      ? el("img", { class: "row-thumb", src: v.snapshot_url, alt: "", loading: "lazy", decoding: "async" })
+      : el("span", { class: "row-thumb none" });
     const li = el(
       "li",
       { class: classes.join(" "), dataset: { id: v.id, index: String(index) }, role: "option", "aria-selected": index === S.sel ? "true" : "false" },
       pickBox(v),
       el("span", { class: "row-bar" }),
+      thumb,
       el(
         "div",
         { class: "row-main" },
@@ -275,16 +279,34 @@
     return v.clip_url || (annotated ? `${TW.boot.api}/violations/${encodeURIComponent(v.id)}/clip/annotated` : null);
   }
 
+  function withDownload(url) {
+    return url ? url + (url.includes("?") ? "&" : "?") + "download=1" : null;
+  }
+
+  /** Seconds into the clip where the violation starts (the pre-roll lies before it). */
+  function violationStart(v) {
+    const pre = v && v.details ? Number(v.details.clip_pre_s) : NaN;
+    return Number.isFinite(pre) && pre > 0 ? pre : 0;
+  }
+
   function setVideo(v) {
     const url = clipUrl(v);
     $("clip-missing").hidden = !!url;
     video.hidden = !url;
+    const dl = $("clip-download");
+    dl.hidden = !url;
+    if (url) dl.setAttribute("href", withDownload(url));
+    else dl.removeAttribute("href");
     if (!url) {
       video.removeAttribute("src");
       video.load();
       return;
     }
     if (video.getAttribute("src") !== url) {
+      // play from the violation's start (set once the metadata is in); the pre-roll stays
+      // reachable by seeking back
+      video.dataset.start = String(violationStart(v));
+      video.dataset.seekPending = "1";
       video.setAttribute("src", url);
       video.load();
       const p = video.play();
@@ -314,8 +336,15 @@
     if (changed) {
       snapshot.hidden = !v.snapshot_url;
       $("snap-missing").hidden = !!v.snapshot_url;
+      $("snap-open").hidden = !v.snapshot_url;
       if (v.snapshot_url) snapshot.src = v.snapshot_url;
       else snapshot.removeAttribute("src");
+      const sdl = $("snap-download");
+      sdl.hidden = !v.snapshot_url;
+      if (v.snapshot_url) sdl.setAttribute("href", withDownload(v.snapshot_url));
+      else sdl.removeAttribute("href");
+      const at = v.details && v.details.snapshot_at;
+      $("snap-at").textContent = at ? siteTime(at) : "";
       note.value = v.review_note || "";
     }
     $("d-rule").replaceChildren(bi(label("rules", v.rule)));
@@ -467,6 +496,15 @@
     });
   }
 
+  function openLightbox() {
+    const v = S.items[S.sel];
+    if (!v || !v.snapshot_url) return;
+    $("lightbox-img").src = v.snapshot_url;
+    const at = v.details && v.details.snapshot_at;
+    $("lightbox-caption").replaceChildren(bi(label("rules", v.rule)), ` · ${v.camera} · `, at ? siteDateTime(at) : "");
+    $("lightbox").showModal();
+  }
+
   // --------------------------------------------------------------------------- keys and buttons
   function togglePlay() {
     if (video.hidden || !video.getAttribute("src")) return;
@@ -496,6 +534,23 @@
       if (S.sel >= 0) setVideo(S.items[S.sel]);
     });
     // native controls while the pointer is over the clip, a clean picture otherwise
+    // a clip ends on its post-roll and stays there: no loop back into the pre-roll
+    video.addEventListener("loadedmetadata", () => {
+      if (video.dataset.seekPending !== "1") return;
+      video.dataset.seekPending = "0";
+      const start = Number(video.dataset.start) || 0;
+      if (start > 0 && start < video.duration) video.currentTime = start;
+    });
+    video.addEventListener("ended", () => {
+      // the next play starts at the violation again, not at the pre-roll
+      video.pause();
+      const start = Number(video.dataset.start) || 0;
+      if (start > 0 && start < video.duration) video.currentTime = start;
+    });
+    $("snap-open").addEventListener("click", openLightbox);
+    $("lightbox").addEventListener("click", (ev) => {
+      if (ev.target === ev.currentTarget || ev.target.id === "lightbox-img") $("lightbox").close();
+    });
     const box = video.closest(".clip-box");
     box.addEventListener("mouseenter", () => { video.controls = true; });
     box.addEventListener("mouseleave", () => { video.controls = false; });

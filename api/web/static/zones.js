@@ -452,39 +452,61 @@
     changed(true);
   }
 
-  function loadFrame() {
+  /** The camera's latest uploaded frame, fetched only when the API says one exists (``frame_at``):
+   * asking for a frame that is not there would log a 404 on every refresh. Keeps the old picture
+   * (and resolves false) if a newer one fails to load. */
+  function loadFrame(frameAt) {
+    if (!frameAt) {
+      Z.frame = null;
+      Z.frameAt = null;
+      return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
-      const url = `${TW.boot.api}${camPath("snapshot")}${camQuery() ? "&" : "?"}t=${Date.now()}`;
+      const url = `${TW.boot.api}${camPath("snapshot")}${camQuery() ? "&" : "?"}t=${encodeURIComponent(frameAt)}`;
       const img = new Image();
       img.onload = () => {
         Z.W = img.naturalWidth || 1280;
         Z.H = img.naturalHeight || 720;
         Z.frame = url;
+        Z.frameAt = frameAt;
         resolve(true);
       };
-      img.onerror = () => {
-        Z.W = 1280;
-        Z.H = 720;
-        Z.frame = null;
-        resolve(false);
-      };
+      img.onerror = () => resolve(false);
       img.src = url;
     });
+  }
+
+  function clock(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour12: false });
+  }
+
+  function frameInfo() {
+    const info = $("z-frame-info");
+    if (!Z.frame) {
+      info.replaceChildren(bi("暂无画面：分析程序尚未上传图像", "no frame yet: no pipeline has uploaded one"));
+      return;
+    }
+    const parts = [bi("实时画面", "live frame"), ` ${Z.W}×${Z.H} · `, el("time", { datetime: Z.frameAt, class: "frame-at", text: clock(Z.frameAt) })];
+    const liveAt = Z.meta && Z.meta.live_at;
+    if (liveAt) parts.push(" · ", bi("计数", "counts"), " ", el("time", { datetime: liveAt, class: "live-at", text: clock(liveAt) }));
+    info.replaceChildren(el("span", {}, ...parts));
   }
 
   async function openCamera(cam) {
     Z.cam = cam;
     Z.sel = 0;
+    Z.W = 1280;
+    Z.H = 720;
     history.replaceState(null, "", "/zones" + query({ site: cam.site, camera: cam.camera }));
     document.body.dataset.ready = "0";
     try {
-      const [{ data, etag }, hasFrame] = await Promise.all([fetchZones(), loadFrame()]);
-      const info = $("z-frame-info");
-      const meta = Z.cameras.find((c) => c.site === cam.site && c.camera === cam.camera);
-      const when = meta && meta.frame_at ? ` · ${meta.frame_at.slice(0, 16).replace("T", " ")} UTC` : "";
-      info.replaceChildren(hasFrame ? el("span", {}, bi("最新画面", "latest frame"), ` ${Z.W}×${Z.H}${when}`) : bi("暂无画面", "no frame yet"));
+      const { data, etag } = await fetchZones();
+      await loadFrame(data.frame_at);
       fit();
       applyServer(data, etag);
+      frameInfo();
     } catch (err) {
       Z.general = errorText(err);
       renderList();
@@ -551,7 +573,12 @@
         Z.general = TW.bi(`${data.updated_by || "?"} 已保存了新版本 v${data.version}；保存前请先重新加载`, `${data.updated_by || "?"} saved version ${data.version}; reload before saving`);
         renderList();
       }
-      Z.meta = { ...Z.meta, applied_version: data.applied_version };
+      Z.meta = { ...Z.meta, applied_version: data.applied_version, live_at: data.live_at };
+      if (data.frame_at && data.frame_at !== Z.frameAt) {
+        const size = `${Z.W}x${Z.H}`;
+        if ((await loadFrame(data.frame_at)) && size !== `${Z.W}x${Z.H}`) fit();
+      }
+      frameInfo();
       versionLine();
       refreshListLight();
       draw();
