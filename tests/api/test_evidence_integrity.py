@@ -179,7 +179,9 @@ def test_file_changed_on_the_box_is_parked_then_delivered_once_restored(
     box = tmp_path / "box"
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(MP4[:-10] + b"0123456789")
-    v = Violation.model_validate(ended(record(clip="evidence/counter-1/c.mp4", details={"clip_sha256": sha(MP4)})))
+    rec = ended(record(details={"clip_sha256": sha(MP4)}))
+    rec["clip"] = f"evidence/counter-1/{rec['id']}.mp4"  # the violation's own file, as the recorder names it
+    v = Violation.model_validate(rec)
     monkeypatch.setenv(KEY_ENV, INGEST_KEY)
     with ThreadServer(api) as server:
         sink = HttpSink(ApiSinkConfig(url=server.url, key_env=KEY_ENV, timeout_s=5), box,

@@ -442,10 +442,11 @@ def test_review_thumbnails_enlarged_snapshot_downloads_and_player_start(web: Web
     page.goto(web.url + f"/review?id={ids['v5']}")  # live tests may have filed newer ones
     ready(page)
     expect(page.locator("#queue-list li.row.selected")).to_have_attribute("data-id", ids["v5"])
-    # every row has a thumbnail of its snapshot
+    # every row has a thumbnail of its snapshot; those in view have loaded (the rest load lazily)
     page.wait_for_function(
         "() => { const t = [...document.querySelectorAll('#queue-list li.row img.row-thumb')];"
-        " return t.length >= 9 && t.every(i => i.complete && i.naturalWidth > 0); }"
+        " const shown = t.filter(i => i.getBoundingClientRect().bottom <= window.innerHeight);"
+        " return t.length >= 9 && shown.length >= 6 && shown.every(i => i.complete && i.naturalWidth > 0); }"
     )
     # the player starts at the violation (clip_pre_s = 1.0 s in), not at the pre-roll, and never loops
     page.wait_for_function(

@@ -628,7 +628,8 @@
   /** The zones of every camera the user sees (GET /cameras/{id}/zones), plus any seen in records. */
   async function loadZones() {
     const names = new Set();
-    const cams = S.cameras.slice(0, 50);
+    // cameras known only from a status report (never a record, frame or zone) have no zones to ask for
+    const cams = S.cameras.filter((c) => c.last_seen || c.zones_version || c.has_frame).slice(0, 50);
     const answers = await Promise.all(
       cams.map((c) => api(`/cameras/${encodeURIComponent(c.camera)}/zones` + query({ site: c.site })).catch(() => null)),
     );
