@@ -17,7 +17,7 @@ from api.audit import AuditLog
 from api.db import Database
 from api.ingest import ensure_camera, ensure_site
 from api.limits import BodySizeLimit, BodyTooLarge, SecurityHeaders
-from api.live import Broadcaster
+from api.live import Broadcaster, attach_relay
 from api.metrics import ApiMetrics
 from api.models import utcnow
 from api.ratelimit import HashPool, LoginLimiter
@@ -95,9 +95,17 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
         session.commit()
     hash_pool = HashPool(settings.login_hash_concurrency, max_waiting=32, wait_s=settings.login_hash_wait_s)
 
+    metrics = ApiMetrics()
+    live_stream = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
+    relay = attach_relay(db, live_stream)  # PostgreSQL: every replica's subscribers get every change
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if relay is not None:
+            relay.start()
         yield
+        if relay is not None:
+            relay.stop()
         hash_pool.shutdown()
         db.dispose()
 
@@ -107,7 +115,6 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
         description="Violations from the teller-counter cameras: ingest, review, summaries, live stream.",
         lifespan=lifespan,
     )
-    metrics = ApiMetrics()
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
@@ -115,7 +122,8 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.login_limiter = LoginLimiter(settings)
     app.state.hash_pool = hash_pool
     app.state.audit = audit
-    app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
+    app.state.live = live_stream
+    app.state.live_relay = relay
     app.state.zone_live = {}
     app.state.zone_applied = {}
 

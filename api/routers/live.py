@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from api.deps import Reader, scoped_site
-from api.live import Broadcaster
+from api.live import GAP, Broadcaster
 from vision.config import ID_PATTERN
 
 router = APIRouter(tags=["live"])
@@ -57,6 +57,8 @@ async def live(
                 lost = sub.take_dropped()
                 if lost:
                     yield f"event: dropped\ndata: {json.dumps({'count': lost})}\n\n"
+                if msg is GAP:
+                    continue
                 data = json.dumps(msg.data, ensure_ascii=False, separators=(",", ":"))
                 yield f"event: {msg.event}\nid: {msg.data.get('id', '')}\ndata: {data}\n\n"
         finally:
