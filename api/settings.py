@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest camera frame upload")
     max_json_bytes: int = Field(1024 * 1024, ge=1024, description="largest body of any other request")
     cookie_secure: bool = Field(False, description="mark the session cookie Secure (serve over HTTPS)")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="reverse proxies (comma-separated addresses) whose X-Forwarded-For / -Proto are trusted, so "
+        "the login limiter and the audit trail see the client's address; empty: no proxy headers are trusted",
+    )
     login_max_failures: int = Field(5, ge=1, le=1000, description="failed logins per username+IP per window")
     login_max_failures_ip: int = Field(
         20, ge=1, le=100_000, description="failed logins per client address per window (any usernames)"

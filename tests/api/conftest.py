@@ -104,7 +104,6 @@ def app(api_app: FastAPI, users: Users) -> FastAPI:
         session.execute(delete(LoginAttempt))
         session.execute(delete(AuditEntry))
         session.commit()
-    api_app.state.zone_live.clear()
     return api_app
 
 

@@ -38,8 +38,9 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[st
             "TELLERWATCH_INGEST_KEYS": KEY,
             "TELLERWATCH_DATA_DIR": str(tmp / "data"),
             "TELLERWATCH_EVIDENCE_DIR": str(tmp / "evidence"),  # one folder both replicas share
+            "TELLERWATCH_FORWARDED_ALLOW_IPS": "127.0.0.1",  # as behind a reverse proxy on this host
         }
-        with serve_replicas(2, env, users=[("alice", "operator", PASSWORD)]) as urls:
+        with serve_replicas(2, env, users=[("alice", "operator", PASSWORD), ("erin", "engineer", PASSWORD)]) as urls:
             yield urls, name
 
 
@@ -90,8 +91,14 @@ class Stream:
         self._client.close()
 
 
-def login(url: str, username: str = "alice", password: str = PASSWORD) -> httpx.Response:
-    return httpx.post(url + "/api/v1/auth/login", json={"username": username, "password": password}, timeout=30)
+def login(url: str, username: str = "alice", password: str = PASSWORD, client: str = "10.0.0.1") -> httpx.Response:
+    """Through the (trusted) proxy on loopback, for the client address ``client``."""
+    return httpx.post(
+        url + "/api/v1/auth/login",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": client},
+        timeout=30,
+    )
 
 
 def post(url: str, rec: dict[str, Any]) -> float:
@@ -152,6 +159,30 @@ def test_login_limiter_is_shared(replicas: tuple[list[str], str]) -> None:
     refused = login(b, "bob", "wrong")
     assert refused.status_code == 429, refused.text
     assert int(refused.headers["Retry-After"]) > 0
+    # behind the proxy each client has its own count: another address is not refused
+    assert login(b, "bob", "wrong", client="10.0.0.2").status_code == 401
+
+
+def test_zone_editor_sees_counts_reported_to_another_replica(replicas: tuple[list[str], str]) -> None:
+    (a, b), _ = replicas
+    post(a, record(camera="counter-9"))
+    report = {
+        "site": "site-a",
+        "camera": "counter-9",
+        "interval_s": 5,
+        "frames": 125,
+        "analysed": 25,
+        "zones": {"teller_area": {"persons": 3, "staff": 2, "items": 1}},
+        "zones_version": 0,
+    }
+    resp = httpx.post(a + "/api/v1/metrics/pipeline", json=report, headers=HEADERS, timeout=30)
+    assert resp.status_code == 204, resp.text
+    token = login(b, "erin").json()["access_token"]
+    zones = httpx.get(
+        b + "/api/v1/cameras/counter-9/zones", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()
+    assert zones["live"] == {"teller_area": {"persons": 3, "staff": 2, "items": 1}}
+    assert zones["applied_version"] == 0
 
 
 def test_live_relay_reconnects_after_its_backend_is_terminated(replicas: tuple[list[str], str]) -> None:
