@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import record, serve_replicas, temporary_pg_database
+from tests.api.helpers import JPEG, record, serve_replicas, temporary_pg_database
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
 
@@ -183,6 +183,24 @@ def test_zone_editor_sees_counts_reported_to_another_replica(replicas: tuple[lis
     ).json()
     assert zones["live"] == {"teller_area": {"persons": 3, "staff": 2, "items": 1}}
     assert zones["applied_version"] == 0
+
+
+def test_frame_uploaded_to_one_replica_is_served_by_the_other(replicas: tuple[list[str], str]) -> None:
+    """Frames and evidence live in the folders the replicas share, not in one process."""
+    (a, b), _ = replicas
+    resp = httpx.post(
+        a + "/api/v1/cameras/counter-7/frame",
+        params={"site": "site-a"},
+        content=JPEG,
+        headers={**HEADERS, "Content-Type": "image/jpeg"},
+        timeout=30,
+    )
+    assert resp.status_code == 204, resp.text
+    token = login(b).json()["access_token"]
+    got = httpx.get(
+        b + "/api/v1/cameras/counter-7/snapshot", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert got.status_code == 200 and got.content == JPEG
 
 
 def test_live_relay_reconnects_after_its_backend_is_terminated(replicas: tuple[list[str], str]) -> None:
