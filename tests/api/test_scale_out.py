@@ -247,3 +247,10 @@ def test_pool_survives_terminated_connections(replicas: tuple[list[str], str]) -
     for url in (a, b):
         assert httpx.get(url + "/healthz", timeout=10).status_code == 200
         post(url, record())
+
+
+def test_sqlite_keeps_the_in_process_live_stream(app: Any) -> None:
+    """SQLite is one box: no relay, no extra connections; PostgreSQL gets the LISTEN/NOTIFY relay."""
+    on_pg = app.state.db.engine.dialect.name == "postgresql"
+    assert (app.state.live_relay is not None) == on_pg
+    assert (app.state.live.relay is not None) == on_pg
