@@ -6,11 +6,12 @@ cheap password hash would turn a leaked database or a guessable token into site-
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vision.config import ID_PATTERN
@@ -69,6 +70,18 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1, le=16)
     live_queue_size: int = Field(256, ge=1, le=100_000, description="per-subscriber backlog before dropping")
     live_heartbeat_s: float = Field(15.0, gt=0, le=300)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        for entry in (e.strip() for e in v.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    msg = f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                    raise ValueError(msg) from None
+        return v
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -254,3 +254,19 @@ def test_sqlite_keeps_the_in_process_live_stream(app: Any) -> None:
     on_pg = app.state.db.engine.dialect.name == "postgresql"
     assert (app.state.live_relay is not None) == on_pg
     assert (app.state.live.relay is not None) == on_pg
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("", True), ("127.0.0.1", True), ("10.0.0.5, 10.0.0.0/24, ::1", True), ("*", True), ("nginx-host", False)],
+)
+def test_trusted_proxy_addresses_are_checked(value: str, ok: bool, tmp_path: Any) -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    if ok:
+        assert Settings(env="dev", data_dir=tmp_path, forwarded_allow_ips=value).forwarded_allow_ips == value
+    else:
+        with pytest.raises(ValidationError, match="not an IP address"):
+            Settings(env="dev", data_dir=tmp_path, forwarded_allow_ips=value)
