@@ -138,10 +138,15 @@ class PgRelay:
                                 continue
                         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode(pending, self.origin)))
                         pending = None
-            except psycopg.Error as exc:
-                # the message that failed is sent again on the next connection
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # the connection went away: the message that failed is sent again on the next one
                 log.warning("live relay: NOTIFY connection lost (%s); reconnecting", _first_line(exc))
                 backoff.wait(self._stop)
+            except psycopg.Error as exc:
+                # the server refused this message itself: sending it again would block the rest
+                log.warning("live relay: NOTIFY refused a message (%s); it reached this replica only", _first_line(exc))
+                self.dropped += 1
+                pending = None
 
     # -- receiving --------------------------------------------------------------------------------
     def _listen_loop(self) -> None:
