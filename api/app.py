@@ -17,7 +17,7 @@ from api.audit import AuditLog
 from api.db import Database
 from api.ingest import ensure_camera, ensure_site
 from api.limits import BodySizeLimit, BodyTooLarge, SecurityHeaders
-from api.live import Broadcaster
+from api.live import Broadcaster, attach_relay
 from api.metrics import ApiMetrics
 from api.models import utcnow
 from api.ratelimit import BoundedPool, LoginLimiter
@@ -97,9 +97,17 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     hash_pool = BoundedPool(settings.login_hash_concurrency, max_waiting=32, wait_s=settings.login_hash_wait_s)
     login_db_pool = BoundedPool(LOGIN_DB_THREADS, max_waiting=256, wait_s=settings.login_hash_wait_s)
 
+    metrics = ApiMetrics()
+    live_stream = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
+    relay = attach_relay(db, live_stream)  # PostgreSQL: every replica's subscribers get every change
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if relay is not None:
+            relay.start()
         yield
+        if relay is not None:
+            relay.stop()
         hash_pool.shutdown()
         login_db_pool.shutdown()
         db.dispose()
@@ -110,7 +118,6 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
         description="Violations from the teller-counter cameras: ingest, review, summaries, live stream.",
         lifespan=lifespan,
     )
-    metrics = ApiMetrics()
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
@@ -119,9 +126,8 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.hash_pool = hash_pool
     app.state.login_db_pool = login_db_pool
     app.state.audit = audit
-    app.state.live = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
-    app.state.zone_live = {}
-    app.state.zone_applied = {}
+    app.state.live = live_stream
+    app.state.live_relay = relay
     app.state.camera_status = {}  # (site, camera) -> (status, reported at): the latest pipeline report
 
     def count_too_large(path: str) -> None:

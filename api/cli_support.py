@@ -57,7 +57,16 @@ def serve(
         app = create_app(settings, config)
     except OperationalError as exc:
         raise _unreachable(settings, exc) from None
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="info")
+    proxies = settings.forwarded_allow_ips.strip()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=bool(proxies),  # behind a reverse proxy every client would share its address
+        forwarded_allow_ips=proxies or None,
+        timeout_graceful_shutdown=5,
+        log_level="info",
+    )
 
 
 def database_settings() -> Settings:

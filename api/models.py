@@ -152,3 +152,17 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class CameraReport(Base):
+    """What a pipeline last reported for a camera's zones (``POST /metrics/pipeline``): live counts
+    and the zones version it applied. In the database so that every API replica shows the same;
+    keyed like a camera but not one (metrics alone do not register a camera)."""
+
+    __tablename__ = "camera_reports"
+
+    site: Mapped[str] = mapped_column(String(128), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(128), primary_key=True)
+    zone_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    zones_applied_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

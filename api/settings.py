@@ -6,11 +6,12 @@ cheap password hash would turn a leaked database or a guessable token into site-
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vision.config import ID_PATTERN
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest camera frame upload")
     max_json_bytes: int = Field(1024 * 1024, ge=1024, description="largest body of any other request")
     cookie_secure: bool = Field(False, description="mark the session cookie Secure (serve over HTTPS)")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="reverse proxies (comma-separated addresses) whose X-Forwarded-For / -Proto are trusted, so "
+        "the login limiter and the audit trail see the client's address; empty: no proxy headers are trusted",
+    )
     login_max_failures: int = Field(5, ge=1, le=1000, description="failed logins per username+IP per window")
     login_max_failures_ip: int = Field(
         20, ge=1, le=100_000, description="failed logins per client address per window (any usernames)"
@@ -66,6 +72,18 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1, le=16)
     live_queue_size: int = Field(256, ge=1, le=100_000, description="per-subscriber backlog before dropping")
     live_heartbeat_s: float = Field(15.0, gt=0, le=300)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        for entry in (e.strip() for e in v.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    msg = f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                    raise ValueError(msg) from None
+        return v
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -11,11 +11,13 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -38,7 +40,7 @@ from api.deps import (
 from api.evidence import looks_like
 from api.ingest import ensure_camera, ensure_site
 from api.metrics import ApiMetrics
-from api.models import Camera, utcnow
+from api.models import Camera, CameraReport, utcnow
 from api.schemas import CameraPublic, PipelineMetricsIn, ZoneCounts, ZonesPublic, ZonesUpdate
 from api.settings import Settings
 from vision.config import ID_PATTERN
@@ -90,17 +92,14 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or opaque in tags
 
 
-def _live_at(request: Request) -> dict[tuple[str, str], datetime]:
-    """When each camera's live counts arrived (kept beside ``zone_live``)."""
-    state = request.app.state
-    if not hasattr(state, "zone_live_at"):
-        state.zone_live_at = {}
-    return state.zone_live_at  # type: ignore[no-any-return]
-
-
-def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
-    live: dict[tuple[str, str], dict[str, ZoneCounts]] = request.app.state.zone_live
-    applied: dict[tuple[str, str], int] = request.app.state.zone_applied
+def _zones_public(session: Session, cam: Camera) -> ZonesPublic:
+    report = session.get(CameraReport, (cam.site, cam.camera_id))
+    live = {}
+    for zone, counts in ((report.zone_counts if report else None) or {}).items():
+        try:
+            live[zone] = ZoneCounts.model_validate(counts)
+        except ValueError:  # a row written by another version; counts are advisory
+            continue
     return ZonesPublic(
         site=cam.site,
         camera=cam.camera_id,
@@ -108,10 +107,10 @@ def _zones_public(request: Request, cam: Camera) -> ZonesPublic:
         version=cam.zones_version,
         updated_at=cam.zones_updated_at,
         updated_by=cam.zones_updated_by,
-        live=live.get((cam.site, cam.camera_id), {}),
-        live_at=_live_at(request).get((cam.site, cam.camera_id)),
+        live=live,
+        live_at=report.reported_at if report is not None and report.zone_counts else None,
         frame_at=cam.frame_at,
-        applied_version=applied.get((cam.site, cam.camera_id)),
+        applied_version=report.zones_applied_version if report else None,
     )
 
 
@@ -175,7 +174,7 @@ def get_zones(
     if _etag_matches(if_none_match, etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     response.headers.update(headers)
-    return _zones_public(request, cam)
+    return _zones_public(session, cam)
 
 
 @router.put(
@@ -230,7 +229,7 @@ def put_zones(
     )
     session.commit()
     response.headers["ETag"] = zones_etag(cam)
-    return _zones_public(request, cam)
+    return _zones_public(session, cam)
 
 
 def _frame_path(settings: Settings, cam: Camera) -> FilePath:
@@ -301,7 +300,9 @@ async def post_frame(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Pipelines report frame rate, per-stage latency and per-zone counts",
 )
-def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, pipeline: PipelineDep) -> Response:
+def post_pipeline_metrics(
+    body: PipelineMetricsIn, request: Request, pipeline: PipelineDep, session: SessionDep
+) -> Response:
     pipeline.check_site(body.site)
     m: ApiMetrics = request.app.state.metrics
     labels = (body.site, body.camera)
@@ -325,12 +326,25 @@ def post_pipeline_metrics(body: PipelineMetricsIn, request: Request, pipeline: P
         for zone, counts in body.zones.items():
             for kind in ("persons", "staff", "items"):
                 m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
-        request.app.state.zone_live[labels] = dict(body.zones)
-        _live_at(request)[labels] = utcnow()
-    if body.zones_version is not None:
-        request.app.state.zone_applied[labels] = body.zones_version
+    if body.zones or body.zones_version is not None:
+        # what the zone editor shows; in the database because any replica may serve the editor
+        values: dict[str, object] = {"reported_at": utcnow()}
+        if body.zones:
+            values["zone_counts"] = {zone: counts.model_dump() for zone, counts in body.zones.items()}
+        if body.zones_version is not None:
+            values["zones_applied_version"] = body.zones_version
+        upsert(session, CameraReport, {"site": body.site, "camera": body.camera}, values)
+        session.commit()
     if body.outbox_pending is not None:
         m.outbox_pending.labels(body.site).set(body.outbox_pending)
     if body.outbox_dead is not None:
         m.outbox_dead.labels(body.site).set(body.outbox_dead)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def upsert(session: Session, model: type[CameraReport], key: dict[str, object], values: dict[str, object]) -> None:
+    """One statement on both databases (``INSERT .. ON CONFLICT DO UPDATE``): replicas may race."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table: Any = model.__table__
+    stmt = insert(table).values(**key, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=values))

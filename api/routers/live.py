@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from api.deps import Reader, scoped_site
-from api.live import Broadcaster
+from api.live import GAP, Broadcaster
 from vision.config import ID_PATTERN
 
 router = APIRouter(tags=["live"])
@@ -59,6 +59,8 @@ async def live(
                 lost = sub.take_dropped()
                 if lost:
                     yield f"event: dropped\ndata: {json.dumps({'count': lost})}\n\n"
+                if msg is GAP:
+                    continue
                 try:
                     data = json.dumps(msg.data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
                     data.encode("utf-8")

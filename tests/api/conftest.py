@@ -77,6 +77,8 @@ def api_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     data = tmp_path_factory.mktemp("api-data")
     app = create_app(make_settings(database_url, data))
     yield app
+    if app.state.live_relay is not None:  # TestClient without a lifespan: stop the LISTEN thread here
+        app.state.live_relay.stop()
     app.state.db.dispose()
 
 
@@ -104,7 +106,6 @@ def app(api_app: FastAPI, users: Users) -> FastAPI:
         session.execute(delete(LoginAttempt))
         session.execute(delete(AuditEntry))
         session.commit()
-    api_app.state.zone_live.clear()
     api_app.state.camera_status.clear()
     return api_app
 

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -137,3 +137,61 @@ def register_site(site: str) -> None:
             session.commit()
     finally:
         db.dispose()
+@contextmanager
+def serve_replicas(
+    count: int, env: dict[str, str], users: Sequence[tuple[str, str, str]] = (), start_timeout_s: float = 90
+) -> Iterator[list[str]]:
+    """``count`` real ``tellerwatch serve`` processes on loopback ports, started at the same time
+    (so they race to migrate an empty database), then ``users add`` for each (name, role, password).
+    Yields their base URLs; stops them on exit and fails if any printed a traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    full_env = {**os.environ, "PYTHONPATH": str(root), "TELLERWATCH_ENV": "production", **env}
+    ports = [free_port() for _ in range(count)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=root, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    outputs: list[str] = []
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        for proc, url in zip(procs, urls, strict=True):
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("serve did not start")
+                time.sleep(0.1)
+        for name, role, password in users:
+            add = subprocess.run(
+                [sys.executable, "-m", "vision", "users", "add", name, "--role", role, "--password-stdin"],
+                input=password + "\n", text=True, capture_output=True, cwd=root, env=full_env, timeout=120,
+            )
+            if add.returncode != 0:
+                raise RuntimeError(add.stderr)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            outputs.append(out or "")
+    for out in outputs:
+        assert "Traceback" not in out, out[-3000:]
