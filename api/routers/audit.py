@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from sqlalchemy import func, select
 from starlette.responses import Response
@@ -16,6 +16,7 @@ from api.audit import ACTIONS, AuditLog
 from api.deps import Admin, Reader, SessionDep, may_see_site
 from api.models import AuditEntry
 from api.routers.summaries import _cell
+from api.schemas import EARLIEST, LATEST
 from vision.config import ID_PATTERN
 from vision.events import iso_ms
 
@@ -79,6 +80,9 @@ def list_audit(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> AuditList | Response:
+    for name, ts in (("from", from_), ("to", to)):
+        if ts is not None and not (EARLIEST <= ts.replace(tzinfo=ts.tzinfo or UTC) <= LATEST):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name} must lie between 2000 and 2100")
     conditions = []
     if from_ is not None:
         conditions.append(AuditEntry.at >= _aware(from_))

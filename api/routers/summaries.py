@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from api.audit import AuditLog
 from api.deps import Reader, SessionDep, scoped_site
 from api.models import Site, Violation
-from api.schemas import DailySummary, DaySummary, RuleSummary, SummaryRow
+from api.schemas import FIRST_DAY, LAST_DAY, DailySummary, DaySummary, RuleSummary, SummaryRow
 
 router = APIRouter(prefix="/summaries", tags=["summaries"])
 
@@ -71,7 +71,8 @@ def period_bounds(day: date, period: Period) -> tuple[date, date]:
 
 def latest_day(session: Session, site: str | None) -> date | None:
     """The latest local date with any violation at ``site`` (every site when ``None``)."""
-    q = select(func.max(Violation.local_date))
+    # a row stored before times were checked at ingest (year 9999, say) is not "the latest day"
+    q = select(func.max(Violation.local_date)).where(Violation.local_date.between(FIRST_DAY, LAST_DAY))
     if site is not None:
         q = q.where(Violation.site == site)
     return session.scalar(q)
@@ -238,6 +239,8 @@ def get_daily(
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> DailySummary | Response:
     site = scoped_site(user, site)
+    if date_ is not None and not (FIRST_DAY <= date_ <= LAST_DAY):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "date must lie between the years 2000 and 2100")
     day = date_ or latest_day(session, site) or _site_today(session, site)
     summary = daily_summary(session, day, site, period)
     if format_ == "csv":
