@@ -128,7 +128,6 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.audit = audit
     app.state.live = live_stream
     app.state.live_relay = relay
-    app.state.camera_status = {}  # (site, camera) -> (status, reported at): the latest pipeline report
 
     def count_too_large(path: str) -> None:
         if path == f"{API_PREFIX}/events":

@@ -155,8 +155,8 @@ class LoginAttempt(Base):
 
 
 class CameraReport(Base):
-    """What a pipeline last reported for a camera's zones (``POST /metrics/pipeline``): live counts
-    and the zones version it applied. In the database so that every API replica shows the same;
+    """What a pipeline last reported for a camera (``POST /metrics/pipeline``): live zone counts,
+    the zones version it applied and the camera's status. In the database so that every API replica shows the same;
     keyed like a camera but not one (metrics alone do not register a camera)."""
 
     __tablename__ = "camera_reports"
@@ -166,3 +166,5 @@ class CameraReport(Base):
     zone_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     zones_applied_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # up / reconnecting / down
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -131,7 +131,12 @@ def list_cameras(
     q = select(Camera).order_by(Camera.site, Camera.camera_id)
     if site is not None:
         q = q.where(Camera.site == site)
-    statuses: dict[tuple[str, str], tuple[str, datetime]] = dict(request.app.state.camera_status)
+    reports = select(CameraReport).where(CameraReport.status.is_not(None))
+    if site is not None:
+        reports = reports.where(CameraReport.site == site)
+    statuses: dict[tuple[str, str], tuple[str | None, datetime | None]] = {
+        (r.site, r.camera): (r.status, r.status_at) for r in session.scalars(reports)
+    }
     out = []
     for c in session.scalars(q):
         status_, at = statuses.pop((c.site, c.camera_id), (None, None))
@@ -311,7 +316,6 @@ def post_pipeline_metrics(
     else:
         m.camera_fps.labels(*labels).set(body.analysed / body.interval_s)
     m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
-    request.app.state.camera_status[labels] = (body.status, utcnow())
     for state in CAMERA_STATES:
         m.camera_status.labels(*labels, state).set(1 if body.status == state else 0)
     m.camera_frames.labels(*labels).inc(body.frames)
@@ -326,15 +330,18 @@ def post_pipeline_metrics(
         for zone, counts in body.zones.items():
             for kind in ("persons", "staff", "items"):
                 m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
+    # the camera list's status and what the zone editor shows: in the database because any
+    # replica may serve the pages
+    now = utcnow()
+    values: dict[str, object] = {"status": body.status, "status_at": now}
     if body.zones or body.zones_version is not None:
-        # what the zone editor shows; in the database because any replica may serve the editor
-        values: dict[str, object] = {"reported_at": utcnow()}
+        values["reported_at"] = now
         if body.zones:
             values["zone_counts"] = {zone: counts.model_dump() for zone, counts in body.zones.items()}
         if body.zones_version is not None:
             values["zones_applied_version"] = body.zones_version
-        upsert(session, CameraReport, {"site": body.site, "camera": body.camera}, values)
-        session.commit()
+    upsert(session, CameraReport, {"site": body.site, "camera": body.camera}, values)
+    session.commit()
     if body.outbox_pending is not None:
         m.outbox_pending.labels(body.site).set(body.outbox_pending)
     if body.outbox_dead is not None:

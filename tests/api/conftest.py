@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from api.app import create_app
-from api.models import AuditEntry, Camera, LoginAttempt, Site, Violation
+from api.models import AuditEntry, Camera, CameraReport, LoginAttempt, Site, Violation
 from api.security import Passwords, create_token
 from api.settings import Settings
 from api.users import create_user
@@ -99,14 +99,13 @@ def app(api_app: FastAPI, users: Users) -> FastAPI:
     """The session app with its standard users and per-test state reset: empty violation tables,
     fresh login limiter."""
     with api_app.state.db.session() as session:
-        for model in (Violation, Camera, Site):
+        for model in (Violation, Camera, CameraReport, Site):
             session.execute(delete(model))
         session.commit()
     with api_app.state.db.session() as session:
         session.execute(delete(LoginAttempt))
         session.execute(delete(AuditEntry))
         session.commit()
-    api_app.state.camera_status.clear()
     return api_app
 
 

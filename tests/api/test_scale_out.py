@@ -185,6 +185,21 @@ def test_zone_editor_sees_counts_reported_to_another_replica(replicas: tuple[lis
     assert zones["applied_version"] == 0
 
 
+def test_camera_status_reported_to_one_replica_is_listed_by_the_other(replicas: tuple[list[str], str]) -> None:
+    """The review page's camera list: a camera that only ever reported ``down`` (it never delivered
+    a frame) is listed with that status by every replica."""
+    (a, b), _ = replicas
+    report = {"site": "site-a", "camera": "mute-3", "interval_s": 5, "status": "down"}
+    resp = httpx.post(a + "/api/v1/metrics/pipeline", json=report, headers=HEADERS, timeout=30)
+    assert resp.status_code == 204, resp.text
+    token = login(b, "erin").json()["access_token"]
+    cams = httpx.get(
+        b + "/api/v1/cameras", params={"reported": "true"}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()
+    listed = {(c["site"], c["camera"]): c["status"] for c in cams}
+    assert listed[("site-a", "mute-3")] == "down"
+
+
 def test_frame_uploaded_to_one_replica_is_served_by_the_other(replicas: tuple[list[str], str]) -> None:
     """Frames and evidence live in the folders the replicas share, not in one process."""
     (a, b), _ = replicas

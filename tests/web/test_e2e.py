@@ -12,7 +12,9 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from api.models import CameraReport
 from tests.web.conftest import ROOT, WebEnv, screenshot
 from tests.web.seed import DAY, INGEST_KEY, PASSWORD, SITE_A_DAY, SITE_A_WEEK_AGO, SITE_B_DAY, violation
 from vision.config import ApiSinkConfig, ZoneConfig, load_config
@@ -378,7 +380,9 @@ def test_review_page_lists_camera_status(web: WebEnv, open_page: Any) -> None:
         expect(down).to_contain_text("Down")
         expect(page.locator("#camera-status li[data-camera='counter-1']")).to_have_attribute("data-status", "up")
     finally:
-        web.app.state.camera_status.clear()
+        with web.app.state.db.session() as session:  # other tests expect no reported status
+            session.execute(update(CameraReport).values(status=None, status_at=None))
+            session.commit()
 
 
 def test_audit_trail_page_lists_filters_and_exports_for_admins_only(web: WebEnv, open_page: Any) -> None:

@@ -1,5 +1,6 @@
-"""Scale-out: the per-zone live counts and the zones version a pipeline applied, kept in the
-database instead of one API process's memory, so every replica's zone editor shows the same.
+"""Scale-out: the per-zone live counts, the zones version a pipeline applied and the camera's
+status (up / reconnecting / down) as last reported, kept in the database instead of one API
+process's memory, so that every replica shows the same.
 
 Revision ID: 0003
 Revises: 0002
@@ -25,6 +26,8 @@ def upgrade() -> None:
         sa.Column("zone_counts", sa.JSON(), nullable=True),
         sa.Column("zones_applied_version", sa.Integer(), nullable=True),
         sa.Column("reported_at", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=True),
+        sa.Column("status_at", sa.DateTime(), nullable=True),
     )
 
 
