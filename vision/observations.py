@@ -35,6 +35,16 @@ class ItemObs:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectObs:
+    """A detector box of a class a rule watches other than persons (a bag, a cash box)."""
+
+    label: str
+    xyxy: tuple[float, float, float, float]
+    confidence: float
+    zones: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class ZoneState:
     name: str
     kind: ZoneKind
@@ -54,3 +64,5 @@ class Observation:
     ts: datetime
     zones: dict[str, ZoneState] = field(default_factory=dict)
     tracks: tuple[TrackObs, ...] = ()
+    objects: tuple[ObjectObs, ...] = ()
+    frame_size: tuple[int, int] = (0, 0)  # width, height in pixels (0: unknown)

@@ -23,7 +23,7 @@ from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
 from vision.motion import MotionGate
-from vision.observations import ItemObs, Observation, TrackObs, ZoneState
+from vision.observations import ItemObs, ObjectObs, Observation, TrackObs, ZoneState
 from vision.rules import RuleEngine
 from vision.staff import build_staff_identifier
 from vision.timing import StageTimes
@@ -179,7 +179,8 @@ class CameraPipeline:
                     undecided_track_ids=undecided,
                     items=zone_items.get(z.name, ()),
                 )
-            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs))
+            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs),
+                              self._objects(zones, items), (frame.width, frame.height))
 
         with times.time("rules"):
             changes = self.rules.step(obs)
@@ -205,6 +206,23 @@ class CameraPipeline:
         }
         return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(persons), counts, changes,
                            run_detector)
+
+    def _objects(self, zones: ZoneSet, items: sv.Detections) -> tuple[ObjectObs, ...]:
+        """Boxes of the classes a rule watches (cash_escort), with the zones they lie in."""
+        carried = self.app.detector.carried_classes
+        if not carried or len(items) == 0:
+            return ()
+        names = items.data.get("class_name")
+        if names is None:
+            return ()
+        memberships = zones.memberships(items)
+        out = []
+        for i, name in enumerate(names):
+            if str(name) in carried:
+                box = tuple(float(v) for v in items.xyxy[i])
+                conf = float(items.confidence[i]) if items.confidence is not None else 1.0
+                out.append(ObjectObs(str(name), box, conf, memberships[i]))  # type: ignore[arg-type]
+        return tuple(out)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)
