@@ -137,7 +137,7 @@ def test_intrusion_after_hours_flags_staff_and_strangers_alike() -> None:
         changes = run(make_rule(SITE, **INTRUSION), in_vault(staff, night))
         assert episodes(changes, night) == [(1.0, 6.0)]
         assert changes[-1].violation.track_ids == [7]
-        assert changes[-1].violation.details == {"max_persons": 1}
+        assert changes[-1].violation.details == {"persons": 1}
 
 
 def test_intrusion_is_quiet_in_business_hours() -> None:

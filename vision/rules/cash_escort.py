@@ -65,7 +65,7 @@ class _EscortTally(Tally[EscortSample]):
     def details(self) -> dict[str, Any]:
         return {
             "item": self.labels[0] if self.labels else None,
-            "items": list(self.labels),
+            "classes": list(self.labels),
             "min_staff_seen": self.min_seen if self.min_seen is not None else 0,
             "min_staff": self.min_staff,
             "box": [round(float(v), 1) for v in self.box] if self.box is not None else None,

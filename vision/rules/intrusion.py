@@ -35,7 +35,7 @@ class _PresenceTally(Tally[tuple[int, ...]]):
         return material
 
     def details(self) -> dict[str, Any]:
-        return {"max_persons": self.max_seen}
+        return {"persons": self.max_seen}
 
     def track_ids(self) -> list[int]:
         return sorted(self.tracks)
