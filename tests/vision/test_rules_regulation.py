@@ -168,3 +168,33 @@ def test_items_on_the_counter_are_a_violation_with_a_teller_there_when_attended_
 def test_rules_are_registered() -> None:
     rule: Rule = make_rule(ALWAYS_OPEN, **TAIL)
     assert rule.type.value == "tailgating"
+
+
+def test_a_person_stepping_out_from_behind_the_first_is_an_entry() -> None:
+    """The second person is hidden in the doorway until clear of the first; the tracker may give
+    them an id only once they are beside the door zone, touching the first person's box."""
+    out = []
+    for i in range(40):
+        t = i / FPS
+        tracks = []
+        if 1.0 <= t < 4.0:
+            tracks.append(person(1, 300, zones=("door",)))
+        if 2.0 <= t < 6.0:
+            tracks.append(person(2, 240 - 20 * (t - 2.0)))  # born half-overlapping track 1, outside the zone
+        out.append(obs(i, tracks))
+    changes = run(make_rule(**TAIL), out)
+    assert episodes(changes) == [(1.0, 4.0)]
+    assert changes[-1].violation.track_ids == [1, 2]
+
+
+def test_a_box_born_inside_the_person_in_the_door_is_not_a_second_person() -> None:
+    out = []
+    for i in range(40):
+        t = i / FPS
+        tracks = []
+        if 1.0 <= t < 4.0:
+            tracks.append(person(1, 300, zones=("door",)))
+        if 2.0 <= t < 3.0:  # the detector split off the upper body: a box inside the person's
+            tracks.append(TrackObs(2, (270, 210, 330, 330), 0.5, None, frozenset()))
+        out.append(obs(i, tracks))
+    assert run(make_rule(**TAIL), out) == []

@@ -1,7 +1,11 @@
 """Tailgating (防尾随联动门): more than ``max_persons`` distinct persons enter a door zone within
 ``window_s`` of each other, i.e. a second person slipped through on the first one's passage.
 
-An entry is the first frame a person track is seen in the door zone. A tracker that loses a
+An entry is the first frame a person track is seen in the door zone. Someone who steps out of
+the doorway right behind another person is often hidden by them until they are clear of it, and
+a tracker may even hand the first person's id to the second; so a track that is born touching
+a person in the zone (not mostly inside their box: that would be a piece of the same person)
+counts as an entry too. A tracker that loses a
 person for a moment and picks them up under a new id would make one person look like two, so a
 new track that appears where a track of the zone vanished moments before (overlapping boxes,
 within ``_REID_S``) carries on the old track's entry instead of adding one.
@@ -23,8 +27,17 @@ from vision.rules.base import Tally, TemporalRule
 
 _REID_S = 1.0  # a track lost this recently may come back under a new id
 _REID_IOU = 0.3
+_BEHIND_MAX_COVER = 0.5  # a box born mostly inside another is a piece of that person, not a second one
 
 Box = tuple[float, float, float, float]
+
+
+def _cover(a: Box, b: Box) -> float:
+    """How much of ``a`` lies inside ``b`` (0..1)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return ix * iy / area if area > 0 else 0.0
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -84,6 +97,7 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
         self._last_in: dict[int, tuple[datetime, Box]] = {}  # track -> last seen in the zone, where
         self._alias: dict[int, int] = {}  # new track id -> the vanished track it continues
         self._group: dict[int, datetime] = {}  # the persons of the current passage -> entry time
+        self._seen: dict[int, datetime] = {}  # every track id -> when it was last seen anywhere
 
     def _person(self, tid: int) -> int:
         return self._alias.get(tid, tid)
@@ -108,6 +122,18 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
                 continue
             self._entries[tid] = ts
             new_entry = True
+        # born from behind someone in the doorway
+        for t in obs.tracks:
+            tid = t.track_id
+            if tid < 0 or tid in inside or tid in self._seen or tid in self._entries:
+                continue
+            if any(0.0 < _cover(t.xyxy, box) < _BEHIND_MAX_COVER and _cover(box, t.xyxy) < _BEHIND_MAX_COVER
+                   for box in inside.values()):
+                self._entries[tid] = ts
+                new_entry = True
+        for t in obs.tracks:
+            if t.track_id >= 0:
+                self._seen[t.track_id] = ts
         for tid, box in inside.items():
             self._last_in[self._person(tid)] = (ts, box)
         if new_entry:
@@ -120,6 +146,7 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
             self._group.pop(tid, None)
             if ts - self._entries.get(tid, ts) > keep:
                 self._entries.pop(tid, None)
+        self._seen = {tid: at for tid, at in self._seen.items() if ts - at <= keep}
         self._alias = {new: old for new, old in self._alias.items() if new in seen_ids or old in self._last_in}
         present = {self._person(tid) for tid in inside}
         if not present & self._group.keys():
