@@ -111,7 +111,7 @@ def stamp_for(scene: Scene, t: float) -> str:
 
 
 def frame_truth(scene: Scene, stage, t: float, drawn) -> FrameTruth:
-    items = [(p.item.kind, R.item_box(p.item)) for p in stage.items if p.t_on <= t < p.t_off]
+    items = [(p.item.kind, R.item_box(p.item), p.t_on) for p in stage.items if p.t_on <= t < p.t_off]
     door = {}
     for a in stage.actors:
         pose = a.pose(t)

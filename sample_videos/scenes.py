@@ -24,6 +24,7 @@ TZ = "+08:00"
 DAY = "2026-11-25"  # a Wednesday
 BUSINESS_HOURS = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 0)))  # mon-fri, as in the configs
 CLEAR_S = 3.0  # the config default (RuleBase.clear_s)
+STILL_S = 2.0  # the config default (UnattendedItemsRule.still_s): an item counts once it has lain still this long
 TOLERANCE_S = 3
 
 
@@ -64,7 +65,9 @@ class RuleSpec:
     grace_s: float
     when: str
     min_staff: int | None = None
-    attended_by: str | None = None
+    attended_by: str | None = None  # NOBODY: items may not lie there at all
+    window_s: float | None = None
+    max_persons: int | None = None
 
     def yaml(self) -> str:
         extra = ""
@@ -72,17 +75,39 @@ class RuleSpec:
             extra += f" min_staff: {self.min_staff},"
         if self.attended_by is not None:
             extra += f" attended_by: {self.attended_by},"
+        if self.window_s is not None:
+            extra += f" window_s: {self.window_s:g},"
+        if self.max_persons is not None:
+            extra += f" max_persons: {self.max_persons},"
         grace = f"{self.grace_s:g}"
         return f"- {{type: {self.type}, zone: {self.zone},{extra} grace_s: {grace}, when: {self.when}}}"
 
 
+NOBODY = "null"  # attended_by: null
+
+
+def _unattended(k: int, attended_by: str, grace_s: float = 5.0) -> RuleSpec:
+    return RuleSpec("unattended_items", f"counter_{k}", grace_s, "business_hours", attended_by=attended_by)
+
+
 DUAL_TELLER = RuleSpec("dual_teller", "teller_area", 5.0, "business_hours", min_staff=2)
-UNATTENDED = [RuleSpec("unattended_items", f"counter_{k}", 5.0, "business_hours", attended_by=f"seat_{k}")
-              for k in (1, 2, 3)]
-DAY_RULES = [DUAL_TELLER, *UNATTENDED, RuleSpec("non_staff_in_area", "teller_area", 2.0, "always")]
+# window 3 is closed: nothing may lie on its desk, whoever sits there
+UNATTENDED = [_unattended(1, "seat_1"), _unattended(2, "seat_2"), _unattended(3, NOBODY)]
+# the further rules of the regulation run on every scene, so that each is seen to stay quiet
+# where its breach is not scripted
+TAILGATING = RuleSpec("tailgating", "staff_door", 0.0, "always", window_s=3.0, max_persons=1)
+INTRUSION = RuleSpec("intrusion", "teller_area", 1.0, "after_hours")
+CASH_ESCORT = RuleSpec("cash_escort", "teller_area", 1.0, "always", min_staff=2)
+MORE_RULES = [TAILGATING, INTRUSION, CASH_ESCORT]
+DAY_RULES = [DUAL_TELLER, *UNATTENDED, RuleSpec("non_staff_in_area", "teller_area", 2.0, "always"), *MORE_RULES]
 # after closing nobody may be in the teller room without a logged two-person entry that a camera
 # cannot verify, so every person there is flagged for review: staff method `nobody` plus this rule
-NIGHT_RULES = [RuleSpec("non_staff_in_area", "teller_area", 2.0, "after_hours"), DUAL_TELLER, *UNATTENDED]
+NIGHT_RULES = [RuleSpec("non_staff_in_area", "teller_area", 2.0, "after_hours"), DUAL_TELLER, *UNATTENDED,
+               *MORE_RULES]
+# the regulation's 大额现金不得放在柜面上: at window 1 cash may not lie on the desk even with the
+# teller sitting there
+CASH_ON_COUNTER_RULES = [DUAL_TELLER, _unattended(1, NOBODY, 10.0), *UNATTENDED[1:],
+                         RuleSpec("non_staff_in_area", "teller_area", 2.0, "always"), *MORE_RULES]
 
 # ----------------------------------------------------------------------------- the cast
 # teller A (window 1) stays seated; teller B (window 2) is the one who walks to the staff door
@@ -248,6 +273,31 @@ def _busy_counter() -> Stage:
     return Stage("busy_counter", R.build_room(), [a, b, b2, c1, c2, c3, c4], items)
 
 
+def _tailgating() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    # two staff come in through the staff door on one opening: the second right behind the first
+    c = Actor("staff_c", TELLER_A, "staff", t=5.0, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0, sway_seed=3)
+    c.enter_door(5.0).walk((DOOR_APPROACH_X, WALK_Y), (860.0, WALK_Y)).wait_until(24.0)
+    # the second comes through 2.4 s after the first, once the first has stepped out of the doorway
+    d = Actor("staff_d", TELLER_B, "staff", t=7.4, x=DOOR_CX, y=R.AISLE_Y - 10, door=1.0, sway_seed=4)
+    d.enter_door(7.4).walk((DOOR_APPROACH_X, WALK_Y), (1010.0, WALK_Y)).wait_until(24.0)
+    return Stage("tailgating", R.build_room(), [a, b, c, d])
+
+
+def _cash_on_counter() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    y = _item_y()
+    items = [
+        # counted out and left lying for 16 s, on the side of the desk clear of her (a person box hides
+        # what lies under it from the counter watcher)
+        Placed(R.ItemSpec("cash", W1 + 130, y), 4.0, 20.0),
+        Placed(R.ItemSpec("cards", W2 - 100, y), 6.0, 12.0),  # attended by her teller: allowed
+    ]
+    return Stage("cash_on_counter", R.build_room(), [a, b], items)
+
+
 SCENES: list[Scene] = [
     Scene("two_tellers", "Two tellers, customers served", "Two tellers stay at windows 1 and 2 while two "
           "customers are served; cards and a seal lie on the counter only while their teller sits there.",
@@ -274,6 +324,19 @@ SCENES: list[Scene] = [
           "teller room.", 60.0, _busy_counter,
           expected="dual_teller and unattended_items (counter_2) while the window-2 teller is away; "
           "non_staff_in_area while the customer is inside"),
+    Scene("tailgating", "Two through the staff door at once", "Two members of staff come into the teller room "
+          "through the staff door on one opening, the second close behind the first, and walk to window 3.",
+          20.0, _tailgating, expected="tailgating from the first one's entry until the second has left the "
+          "door zone"),
+    Scene("night_entry", "A teller back at night", "21:00 on a weekday, the branch closed: a teller comes in "
+          "through the staff door, walks along both windows and leaves. She is staff, but the branch is armed.",
+          28.0, _after_hours, replay_time="21:00:00", night=True, rules=tuple(NIGHT_RULES),
+          expected="intrusion while she is inside (staff or not); no non_staff_in_area, since she came "
+          "through the staff door"),
+    Scene("cash_on_counter", "Cash left out in front of the teller", "The window-1 teller counts out two bundles "
+          "of notes and leaves them on the desk for 16 s while she sits there; window 1's desk must hold no "
+          "cash at all (attended_by: null).", 26.0, _cash_on_counter, rules=tuple(CASH_ON_COUNTER_RULES),
+          expected="unattended_items on counter_1 while the cash lies there, although the teller is seated"),
 ]
 BY_NAME = {s.name: s for s in SCENES}
 
@@ -358,7 +421,7 @@ def in_business_hours(ts: datetime) -> bool:
 class FrameTruth:
     t: float
     drawn: list[Drawn]
-    items: list[tuple[str, tuple[int, int, int, int]]]  # kind, box
+    items: list[tuple[str, tuple[int, int, int, int], float]]  # kind, box, when it was put down
     door: dict[str, float]
 
 
@@ -388,10 +451,16 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
         if rule.type == "dual_teller":
             cond = count(rule.zone, True) < (rule.min_staff or 2)
         elif rule.type == "unattended_items":
-            items = [box for _, box in ft.items if _inside(rule.zone, box)]
-            cond = bool(items) and count(rule.attended_by or "", True) == 0
+            items = [box for _, box, since in ft.items if _inside(rule.zone, box) and ft.t - since >= STILL_S - 1e-9]
+            cond = bool(items) and (rule.attended_by == NOBODY or count(rule.attended_by or "", True) == 0)
         elif rule.type == "non_staff_in_area":
             cond = count(rule.zone, False) > 0
+        elif rule.type == "intrusion":
+            cond = count(rule.zone, False) + count(rule.zone, True) > 0
+        elif rule.type == "cash_escort":
+            cond = False  # no scripted scene carries a bag or a cash box
+        elif rule.type == "tailgating":
+            cond = False  # a matter of entries, not of one frame: see tailgating_flags
         else:
             raise ValueError(f"unknown rule type {rule.type!r}")
         out[(rule.type, rule.zone)] = active and cond
@@ -420,8 +489,35 @@ def episodes(flags: list[bool], fps: float, grace: float, clear: float) -> list[
     return [(round(a, 1), round(b, 1)) for a, b in merged if b - a >= grace]
 
 
+def tailgating_flags(scene: Scene, rule: RuleSpec, truths: list[FrameTruth]) -> list[bool]:
+    """The rule's condition per frame: from the first entry of a group of more than
+    ``max_persons`` persons entering the door zone within ``window_s`` to the last one's exit."""
+    inside: dict[str, list[bool]] = {}
+    for i, ft in enumerate(truths):
+        for d in ft.drawn:
+            here = present(d, ft.door.get(d.name, 0.0)) and d.box is not None and _inside(rule.zone, d.box)
+            inside.setdefault(d.name, [False] * len(truths))[i] = here
+    entries = sorted((i, name) for name, f in inside.items()
+                     for i in range(len(f)) if f[i] and (i == 0 or not f[i - 1]))
+    window = int(round((rule.window_s or 3.0) * FPS))
+    flags = [False] * len(truths)
+    for k, (i, _) in enumerate(entries):
+        group = [e for e in entries[: k + 1] if i - e[0] <= window]
+        if len({n for _, n in group}) <= (rule.max_persons or 1):
+            continue
+        first = min(e[0] for e in group)
+        last = max(j for _, n in group for j in range(len(truths)) if inside[n][j])
+        for j in range(first, last + 1):
+            flags[j] = True
+    return flags
+
+
 def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
     per_frame = [frame_conditions(scene, ft) for ft in truths]
+    for rule in scene.rules:
+        if rule.type == "tailgating":
+            for fc, flag in zip(per_frame, tailgating_flags(scene, rule, truths), strict=True):
+                fc[(rule.type, rule.zone)] = flag
     keys = sorted({k for fc in per_frame for k in fc})
     grace = {(r.type, r.zone): r.grace_s for r in scene.rules}
     violations = []

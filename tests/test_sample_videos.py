@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE_DIR = ROOT / "sample_videos" / "scenes"
-SCENE_NAMES = ["two_tellers", "teller_leaves", "cash_left", "walk_in", "after_hours", "busy_counter"]
+SCENE_NAMES = ["two_tellers", "teller_leaves", "cash_left", "walk_in", "after_hours", "busy_counter", "tailgating",
+               "night_entry", "cash_on_counter"]
 REPRO_SCENE = "after_hours"  # the quickest to render: one person, 28 s
 
 
@@ -74,7 +75,7 @@ def test_config_validates(name):
     kinds = {z.kind for z in cam.zones}
     assert {ZoneKind.teller_area, ZoneKind.counter, ZoneKind.customer_area, ZoneKind.door} <= kinds
     hour = cam.replay_start.hour
-    assert (hour >= 17) if name == "after_hours" else (8 <= hour < 12)
+    assert (hour >= 17) if name in ("after_hours", "night_entry") else (8 <= hour < 12)
 
 
 @pytest.mark.parametrize("name", SCENE_NAMES)
@@ -96,8 +97,11 @@ def test_ground_truth_parses_and_matches_config(name):
         "teller_leaves": {"dual_teller"},
         "cash_left": {"dual_teller", "unattended_items"},
         "walk_in": {"non_staff_in_area"},
-        "after_hours": {"non_staff_in_area"},
+        "after_hours": {"non_staff_in_area", "intrusion"},
         "busy_counter": {"dual_teller", "unattended_items", "non_staff_in_area"},
+        "tailgating": {"tailgating"},
+        "night_entry": {"intrusion"},
+        "cash_on_counter": {"unattended_items"},
     }[name]
     assert {v.rule for v in truth.violations} == expected_rules
 

@@ -193,6 +193,13 @@ class DetectorConfig(Strict):
     )
     device: Literal["cpu", "cuda"] = "cpu"
 
+    _carried_classes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def carried_classes(self) -> list[str]:
+        """Classes the rules watch beside ``item_classes`` (cash_escort's cash boxes)."""
+        return self._carried_classes
+
     @field_validator("model", mode="before")
     @classmethod
     def _model_path(cls, v: Any, info: ValidationInfo) -> Path | None:
@@ -203,6 +210,18 @@ class DetectorConfig(Strict):
         if self.type != DetectorType.ssd_mobilenet and self.model is None:
             raise ValueError(f"detector type {self.type.value!r} needs 'model: PATH'")
         return self
+
+
+def known_class_names(cfg: DetectorConfig) -> list[str] | None:
+    """The detector's class map as far as the config tells it; None where only the model knows
+    (an ONNX file without ``class_names`` may carry its own names, checked when it loads)."""
+    if cfg.class_names is not None and cfg.type != DetectorType.ssd_mobilenet:
+        return list(cfg.class_names)
+    if cfg.type == DetectorType.ssd_mobilenet:
+        from vision.detectors.coco import COCO80
+
+        return list(COCO80)
+    return None
 
 
 # --------------------------------------------------------------------------- sinks
@@ -335,7 +354,9 @@ class DualTellerRule(RuleBase):
 
 class UnattendedItemsRule(RuleBase):
     type: Literal["unattended_items"]
-    attended_by: str
+    attended_by: str | None = Field(
+        description="zone whose staff guard the counter; null: items may not lie there at all, attended or not",
+    )
     min_area: float = Field(
         0.0008, gt=0, le=0.5, description="smallest item, as a fraction of the frame area"
     )
@@ -358,7 +379,48 @@ class NonStaffRule(RuleBase):
     when: When = When.always
 
 
-RuleConfig = Annotated[DualTellerRule | UnattendedItemsRule | NonStaffRule, Field(discriminator="type")]
+class TailgatingRule(RuleBase):
+    """More than ``max_persons`` distinct persons enter a ``door`` zone within ``window_s``."""
+
+    type: Literal["tailgating"]
+    window_s: float = Field(3.0, gt=0, le=60, description="entries this close together are one passage")
+    max_persons: int = Field(1, ge=1, le=20, description="persons one passage may let through")
+    grace_s: float = Field(0.0, ge=0, le=86400)
+    when: When = When.always
+
+
+CASH_ESCORT_DEFAULT_CLASSES = ["suitcase", "handbag", "backpack"]
+
+
+class CashEscortRule(RuleBase):
+    """A cash box carried through the zone with fewer than ``min_staff`` staff within ``radius``."""
+
+    type: Literal["cash_escort"]
+    item_classes: list[str] = Field(
+        default_factory=lambda: list(CASH_ESCORT_DEFAULT_CLASSES),
+        min_length=1,
+        description="detector classes that stand for a cash box (COCO bags by default, or a model's own cash_box)",
+    )
+    min_staff: int = Field(2, ge=1, le=20)
+    radius: float = Field(0.25, gt=0, le=1, description="escort distance, a fraction of the frame width")
+    grace_s: float = Field(1.0, ge=0, le=86400)
+    when: When = When.always
+
+
+class IntrusionRule(RuleBase):
+    """Any person in the zone, staff or not (110 alarm zone after closing)."""
+
+    type: Literal["intrusion"]
+    grace_s: float = Field(1.0, ge=0, le=86400)
+    when: When = When.after_hours
+
+
+RULE_TYPE_TAGS = ("dual_teller", "unattended_items", "non_staff_in_area", "tailgating", "cash_escort", "intrusion")
+
+RuleConfig = Annotated[
+    DualTellerRule | UnattendedItemsRule | NonStaffRule | TailgatingRule | CashEscortRule | IntrusionRule,
+    Field(discriminator="type"),
+]
 
 
 # --------------------------------------------------------------------------- evidence and motion
@@ -457,9 +519,12 @@ class CameraConfig(Strict):
                 if kinds[rule.zone] != ZoneKind.counter:
                     raise ValueError(f"rules -> {i}: unattended_items watches a zone of kind 'counter', "
                                      f"but {rule.zone!r} is {kinds[rule.zone].value!r}")
-                if rule.attended_by not in kinds:
+                if rule.attended_by is not None and rule.attended_by not in kinds:
                     raise ValueError(f"rules -> {i}: attended_by zone {rule.attended_by!r} is not among "
                                      f"this camera's zones ({', '.join(names)})")
+            if isinstance(rule, TailgatingRule) and kinds[rule.zone] != ZoneKind.door:
+                raise ValueError(f"{AT}rules.{i}.zone: tailgating watches a zone of kind 'door', "
+                                 f"but {rule.zone!r} is {kinds[rule.zone].value!r}")
         return self
 
     def zone(self, name: str) -> ZoneConfig:
@@ -487,6 +552,27 @@ class AppConfig(Strict):
         for cam in self.cameras:
             if cam.replay_start is not None and cam.replay_start.tzinfo is None:
                 cam.replay_start = cam.replay_start.replace(tzinfo=tz)
+        return self
+
+    @model_validator(mode="after")
+    def _carried_classes(self) -> AppConfig:
+        """cash_escort classes must exist in the detector's class map; the detector then keeps them."""
+        names = known_class_names(self.detector)
+        carried: list[str] = []
+        for c, cam in enumerate(self.cameras):
+            for i, rule in enumerate(cam.rules):
+                if not isinstance(rule, CashEscortRule):
+                    continue
+                for k, name in enumerate(rule.item_classes):
+                    if names is not None and name not in names:
+                        raise ValueError(
+                            f"{AT}cameras.{c}.rules.{i}.item_classes.{k}: {name!r} is not a class of the detector "
+                            f"({self.detector.type.value}); set detector.class_names to the model's classes "
+                            "or use one of them"
+                        )
+                    if name not in carried:
+                        carried.append(name)
+        self.detector._carried_classes = carried
         return self
 
     @property
@@ -521,6 +607,20 @@ def _node_for(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
     return node
 
 
+# A cross-field check that knows the exact key at fault starts its message with AT + a dotted path
+# relative to the model that raised it; format_errors moves that path into the location, so
+# the error names the rule's own line rather than the camera's.
+AT = "@"
+
+
+def _split_at(loc: tuple[Any, ...], msg: str) -> tuple[tuple[Any, ...], str]:
+    if not msg.startswith(AT) or ": " not in msg:
+        return loc, msg
+    head, rest = msg[len(AT):].split(": ", 1)
+    extra = tuple(int(p) if p.isdigit() else p for p in head.split("."))
+    return (*loc, *extra), rest
+
+
 def _short_text(value: str) -> str:
     return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
 
@@ -539,17 +639,18 @@ def _short(value: Any) -> str:
 def format_errors(exc: ValidationError, root: yaml.Node | None, filename: str) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = tuple(err.get("loc", ()))
-        shown = [p for p in loc if not (isinstance(p, str) and p in ("dual_teller", "unattended_items",
-                                                                     "non_staff_in_area"))]
+        raw_loc = tuple(err.get("loc", ()))
+        loc, msg = _split_at(raw_loc, err.get("msg", "invalid").removeprefix("Value error, "))
+        shown = [p for p in loc if not (isinstance(p, str) and p in RULE_TYPE_TAGS)]
         path = " -> ".join(_key_text(p) for p in shown) or "(top level)"
         node = _node_for(root, loc)
         line = node.start_mark.line + 1 if node is not None else 1
-        msg = err.get("msg", "invalid").removeprefix("Value error, ")
         value = err.get("input")
         value_text = "(missing)" if err.get("type") == "missing" else _short(value)
         if isinstance(value, dict) and err.get("type") != "missing":
             value_text = "{...}"
+        if loc != raw_loc and isinstance(node, yaml.ScalarNode):
+            value_text = _short(node.value)  # the key at fault, not the model that checked it
         lines.append(f"{filename}:{line}: {path}: {value_text}: {msg}".replace("\n", "\\n"))  # one line each
     return lines
 

@@ -14,6 +14,9 @@ class RuleType(str, enum.Enum):
     dual_teller = "dual_teller"
     unattended_items = "unattended_items"
     non_staff_in_area = "non_staff_in_area"
+    tailgating = "tailgating"
+    cash_escort = "cash_escort"
+    intrusion = "intrusion"
 
 
 class ViolationState(str, enum.Enum):

@@ -35,6 +35,16 @@ class ItemObs:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectObs:
+    """A detector box of a class a rule watches other than persons (a bag, a cash box)."""
+
+    label: str
+    xyxy: tuple[float, float, float, float]
+    confidence: float
+    zones: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class ZoneState:
     name: str
     kind: ZoneKind
@@ -57,3 +67,5 @@ class Observation:
     # the tracker (and staff identity) has not yet had the frames it needs to confirm the people in
     # view, after the stream started or came back: rules must not judge a zone empty or short of staff
     warming: bool = False
+    objects: tuple[ObjectObs, ...] = ()
+    frame_size: tuple[int, int] = (0, 0)  # width, height in pixels (0: unknown)

@@ -23,7 +23,7 @@ from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
 from vision.motion import MotionGate
-from vision.observations import ItemObs, Observation, TrackObs, ZoneState
+from vision.observations import ItemObs, ObjectObs, Observation, TrackObs, ZoneState
 from vision.rules import RuleEngine
 from vision.staff import build_staff_identifier
 from vision.timing import StageTimes
@@ -210,7 +210,8 @@ class CameraPipeline:
             warming = self._warming(frame, track_obs)
             self.warmup_frames += warming
             obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs),
-                              warming)
+                              warming=warming, objects=self._objects(zones, items),
+                              frame_size=(frame.width, frame.height))
 
         with times.time("rules"):
             changes = self.rules.step(obs)
@@ -269,6 +270,23 @@ class CameraPipeline:
             if held is not None and (extra.width, extra.height) != (frame.width, frame.height):
                 held = None
             ev.add_frame(extra, held, analysed=False)
+
+    def _objects(self, zones: ZoneSet, items: sv.Detections) -> tuple[ObjectObs, ...]:
+        """Boxes of the classes a rule watches (cash_escort), with the zones they lie in."""
+        carried = self.app.detector.carried_classes
+        if not carried or len(items) == 0:
+            return ()
+        names = items.data.get("class_name")
+        if names is None:
+            return ()
+        memberships = zones.memberships(items)
+        out = []
+        for i, name in enumerate(names):
+            if str(name) in carried:
+                box = tuple(float(v) for v in items.xyxy[i])
+                conf = float(items.confidence[i]) if items.confidence is not None else 1.0
+                out.append(ObjectObs(str(name), box, conf, memberships[i]))  # type: ignore[arg-type]
+        return tuple(out)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)

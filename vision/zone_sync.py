@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from vision.config import ApiSinkConfig, CameraConfig, UnattendedItemsRule, ZoneConfig, ZoneKind
+from vision.config import ApiSinkConfig, CameraConfig, TailgatingRule, UnattendedItemsRule, ZoneConfig, ZoneKind
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def check_against_rules(camera: CameraConfig, zones: list[ZoneConfig]) -> str | 
         if isinstance(rule, UnattendedItemsRule):
             if kinds[rule.zone] != ZoneKind.counter:
                 return f"rule unattended_items needs {rule.zone!r} to stay a counter zone"
-            if rule.attended_by not in kinds:
+            if rule.attended_by is not None and rule.attended_by not in kinds:
                 return f"rule unattended_items needs zone {rule.attended_by!r}, which the new zones lack"
+        if isinstance(rule, TailgatingRule) and kinds[rule.zone] != ZoneKind.door:
+            return f"rule tailgating needs {rule.zone!r} to stay a door zone"
     return None
 
 

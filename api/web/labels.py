@@ -15,6 +15,9 @@ RULES: dict[str, Label] = {
     "dual_teller": Label("双人临柜", "Dual-teller presence"),
     "unattended_items": Label("柜面现金无人看管", "Unattended cash on counter"),
     "non_staff_in_area": Label("非营业人员进入营业间", "Non-staff in teller area"),
+    "tailgating": Label("防尾随联动门", "Tailgating at door"),
+    "cash_escort": Label("双人持械护送款箱", "Cash-box escort"),
+    "intrusion": Label("110 防盗入侵", "Intrusion after hours"),
 }
 STATES: dict[str, Label] = {
     "open": Label("进行中", "Open"),
@@ -59,6 +62,11 @@ DETAILS: dict[str, Label] = {
     "max_non_staff": Label("最多非员工", "Most non-staff"),
     "max_items": Label("最多物品数", "Most items"),
     "items": Label("柜面物品", "Items on counter"),
+    "persons": Label("人数", "Persons"),
+    "max_persons": Label("允许人数", "Persons allowed"),
+    "window_s": Label("判定时窗(秒)", "Window (s)"),
+    "entries": Label("进入顺序", "Entries"),
+    "item": Label("款箱类别", "Cash-box class"),
     "evidence_error": Label("证据错误", "Evidence error"),
 }
 AUDIT_ACTIONS: dict[str, Label] = {

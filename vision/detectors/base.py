@@ -75,7 +75,10 @@ class Detector(abc.ABC):
         self.item_class_ids = [
             _class_index(self.class_names, c, "item_classes", name) for c in cfg.item_classes
         ]
-        self.keep_class_ids = np.array(sorted({self.person_class_id, *self.item_class_ids}), dtype=np.int64)
+        # classes a rule watches (cash_escort's cash boxes) are kept too; the config checked them
+        carried = [_class_index(self.class_names, c, "cash_escort item_classes", name) for c in cfg.carried_classes]
+        self.keep_class_ids = np.array(sorted({self.person_class_id, *self.item_class_ids, *carried}),
+                                       dtype=np.int64)
         self.last_timings = {"preprocess": 0.0, "detect": 0.0}
         self._names = np.array(self.class_names, dtype=str)
 

@@ -204,6 +204,9 @@ RULE_WORDS: dict[str, tuple[str, str]] = {
     "dual_teller": ("双人临柜", "Dual teller"),
     "unattended_items": ("柜面现金无人看管", "Cash unattended"),
     "non_staff_in_area": ("非营业人员", "Non-staff in teller area"),
+    "tailgating": ("防尾随联动门", "Tailgating at door"),
+    "cash_escort": ("款箱护送不足", "Cash-box escort"),
+    "intrusion": ("110 防盗入侵", "Intrusion after hours"),
 }
 NON_STAFF_WORDS = ("非营业人员", "Non-staff")
 EMPTY_SEAT_WORDS = ("空位", "empty seat")

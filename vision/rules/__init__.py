@@ -1,8 +1,8 @@
-"""The three rules of the branch security regulation, one module each, and the engine that runs
+"""The rules of the branch security regulation, one module each, and the engine that runs
 a camera's configured rules over its observations.
 
 Where is what: ``schedule`` (business hours), ``base`` (grace, hysteresis, closing time),
-``dual_teller``, ``unattended_items``, ``non_staff``.
+``dual_teller``, ``unattended_items``, ``non_staff``, ``tailgating``, ``cash_escort``, ``intrusion``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ from vision.config import CameraConfig, RuleBase, SiteConfig
 from vision.events import RuleType, ViolationChange
 from vision.observations import Observation
 from vision.rules.base import Phase, Rule, RuleStatus, Tally, TemporalRule
+from vision.rules.cash_escort import CashEscortRule
 from vision.rules.dual_teller import DualTellerRule
+from vision.rules.intrusion import IntrusionRule
 from vision.rules.non_staff import NonStaffRule
 from vision.rules.schedule import Schedule
+from vision.rules.tailgating import TailgatingRule
 from vision.rules.unattended_items import UnattendedItemsRule
 
 REGISTRY: dict[str, type[TemporalRule]] = {
     RuleType.dual_teller.value: DualTellerRule,
     RuleType.unattended_items.value: UnattendedItemsRule,
     RuleType.non_staff_in_area.value: NonStaffRule,
+    RuleType.tailgating.value: TailgatingRule,
+    RuleType.cash_escort.value: CashEscortRule,
+    RuleType.intrusion.value: IntrusionRule,
 }
 
 
@@ -72,13 +78,16 @@ class RuleEngine:
 
 __all__ = [
     "REGISTRY",
+    "CashEscortRule",
     "DualTellerRule",
+    "IntrusionRule",
     "NonStaffRule",
     "Phase",
     "Rule",
     "RuleEngine",
     "RuleStatus",
     "Schedule",
+    "TailgatingRule",
     "Tally",
     "TemporalRule",
     "UnattendedItemsRule",

@@ -279,6 +279,11 @@ class TemporalRule(ABC, Generic[C, S]):
         """How clearly ``obs`` shows the breach, for choosing the snapshot (higher is clearer)."""
         return (0.0,)
 
+    def episode_start(self, obs: Observation) -> datetime | None:
+        """When a condition first seen on this frame really began, if before this frame
+        (tailgating: the first of the persons entering); None: it began now."""
+        return None
+
     def zone_state(self, obs: Observation, name: str | None = None) -> ZoneState:
         """A zone the pipeline did not report is empty: nobody and nothing was seen in it."""
         zone = self.zone if name is None else name
@@ -313,6 +318,9 @@ class TemporalRule(ABC, Generic[C, S]):
         held = sample is not None
         if self._gate_open:
             start = opened_at if opened_at is not None and self._prev_held else None
+            if start is None and held and self._core.phase is Phase.idle:
+                began = self.episode_start(obs)
+                start = self._utc(began) if began is not None else None
             changes.extend(self._core.observe(ts, sample, start))
         self._score = (
             self.clarity(obs, sample) if sample is not None and self._core.phase is Phase.active else None

@@ -58,7 +58,8 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
 
 
 class UnattendedItemsRule(TemporalRule[UnattendedItemsConfig, tuple[ItemObs, ...]]):
-    """Items on the counter zone while its ``attended_by`` zone has no staff.
+    """Items on the counter zone while its ``attended_by`` zone has no staff (or at all, where
+    ``attended_by`` is null: 大额现金不得放在柜面上 holds even with the teller sitting there).
 
     A customer standing at the counter does not attend it: only staff may guard the cash.
     """
@@ -69,7 +70,10 @@ class UnattendedItemsRule(TemporalRule[UnattendedItemsConfig, tuple[ItemObs, ...
 
     def sample(self, obs: Observation) -> tuple[ItemObs, ...] | None:
         items = self.zone_state(obs).items
-        if not items or self.zone_state(obs, self.config.attended_by).staff > 0:
+        if not items:
+            return None
+        # attended_by null: nothing may lie on this counter longer than grace_s, attended or not
+        if self.config.attended_by is not None and self.zone_state(obs, self.config.attended_by).staff > 0:
             return None
         return items
 

@@ -366,6 +366,8 @@
       const name = TW.boot.labels.details[k] ? bi(label("details", k)) : k;
       if (k === "items" && Array.isArray(val)) {
         facts.push(...fact(name, val.map((it) => (it && it.label) || "?").join(", ") || "–"));
+      } else if (k === "entries" && Array.isArray(val)) {
+        facts.push(...fact(name, val.map((e) => `#${e && e.track_id} ${((e && e.at) || "").slice(11, 19)}`).join(", ") || "–"));
       } else if (val === null || typeof val !== "object") {
         facts.push(...fact(name, String(val)));
       }
