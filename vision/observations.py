@@ -64,8 +64,8 @@ class Observation:
     ts: datetime
     zones: dict[str, ZoneState] = field(default_factory=dict)
     tracks: tuple[TrackObs, ...] = ()
+    objects: tuple[ObjectObs, ...] = ()
+    frame_size: tuple[int, int] = (0, 0)  # width, height in pixels (0: unknown)
     # the tracker (and staff identity) has not yet had the frames it needs to confirm the people in
     # view, after the stream started or came back: rules must not judge a zone empty or short of staff
     warming: bool = False
-    objects: tuple[ObjectObs, ...] = ()
-    frame_size: tuple[int, int] = (0, 0)  # width, height in pixels (0: unknown)
