@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -239,3 +240,18 @@ def scoped_site(user: AuthUser, requested: str | None) -> str | None:
 
 def may_see_site(user: AuthUser, site: str) -> bool:
     return user.sees_all_sites() or user.site == site
+
+
+QUERY_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+QUERY_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def query_time(ts: datetime | None, name: str) -> datetime | None:
+    """A time from a query string: without an offset it is UTC; outside 2000-2100 it is refused
+    with 422 (strict input), since a database cannot always hold it in UTC (year 1 at +00:01)."""
+    if ts is None:
+        return None
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    if not (QUERY_EARLIEST <= aware <= QUERY_LATEST):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name} must lie between the years 2000 and 2100")
+    return aware

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from api import evidence
 from api.audit import AuditLog
-from api.deps import AuthUser, Reader, Reviewer, SessionDep, SettingsDep, may_see_site, scoped_site
+from api.deps import AuthUser, Reader, Reviewer, SessionDep, SettingsDep, may_see_site, query_time, scoped_site
 from api.live import LiveMessage
 from api.models import Violation, utcnow
 from api.schemas import BulkReviewResult, ViolationBulkUpdate, ViolationList, ViolationPublic, ViolationUpdate
@@ -50,12 +50,6 @@ SortKey = Literal[
 ReviewFilter = Literal["unreviewed", "reviewed", "acknowledged", "true_positive", "false_positive"]
 ViolationId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
-
-def _aware(ts: datetime | None) -> datetime | None:
-    """A time without an offset in a query string is taken as UTC."""
-    if ts is None:
-        return None
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 @router.get("", response_model=ViolationList, summary="List violations, newest first by default")
@@ -108,10 +102,10 @@ def list_violations(
         conditions.append(Violation.review_status == review_status)
     if date_ is not None:
         conditions.append(Violation.local_date == date_)
-    if from_ is not None:
-        conditions.append(Violation.started_at >= _aware(from_))
-    if to is not None:
-        conditions.append(Violation.started_at < _aware(to))
+    if (start := query_time(from_, "from")) is not None:
+        conditions.append(Violation.started_at >= start)
+    if (before := query_time(to, "to")) is not None:
+        conditions.append(Violation.started_at < before)
     conditions.extend(_range_and_search(date_from, date_to, search))
     q = q.where(*conditions)
     total = session.scalar(select(func.count()).select_from(Violation).where(*conditions)) or 0

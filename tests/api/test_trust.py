@@ -224,10 +224,15 @@ def test_hostile_records_are_refused_with_a_plain_4xx(
          {"content": b'{"site": "s", "camera": "c", "interval_s": Infinity}', "key": True}),
         ("POST", "/api/v1/metrics/pipeline",
          {"content": b'{"site": "s", "camera": "c", "interval_s": 5, "stages": {"x": [NaN]}}', "key": True}),
+        ("GET", "/api/v1/violations?from=0001-01-01T00:00:00%2B00:01", {}),
+        ("GET", "/api/v1/violations?to=9999-12-31T23:59:59-12:00", {}),
+        ("GET", "/api/v1/audit?to=9999-12-31T23:59:59-12:00", {}),
+        ("GET", "/api/v1/summaries/daily?date=9999-12-31&period=month", {}),
     ],
     ids=["query-nul", "query-surrogate", "query-overlong", "path-nul", "summary-nul", "login-json-nul",
          "login-surrogate", "login-form-nul", "login-multipart-nul", "login-nan", "review-nul", "zones-nan",
-         "user-surrogate", "metrics-infinity", "metrics-nan-sample"],
+         "user-surrogate", "metrics-infinity", "metrics-nan-sample", "list-year-1", "list-year-9999",
+         "audit-year-9999", "summary-year-9999"],
 )
 def test_every_route_refuses_hostile_input(client: TestClient, users: Any, method: str, url: str,
                                            kwargs: dict[str, Any]) -> None:

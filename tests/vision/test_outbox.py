@@ -170,7 +170,8 @@ def test_too_large_upload_sends_the_record_and_parks_the_evidence(data_dir: Path
     takes larger uploads, then follows with `outbox retry --all`."""
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(MP4)  # 100 kB
-    v = final(violation(clip="evidence/counter-1/x.mp4"))
+    v = final(violation())
+    v = v.model_copy(update={"clip": f"evidence/counter-1/{v.id}.mp4"})  # the violation's own file
     small = create_app(api_settings(tmp_path / "api", max_upload_bytes=4096))
     try:
         with ThreadServer(small) as server:
@@ -179,7 +180,7 @@ def test_too_large_upload_sends_the_record_and_parks_the_evidence(data_dir: Path
             assert sink.flush(10)
             sink.close()
         row = stored(small)[v.id]
-        assert row.state == "ended" and row.clip == "evidence/counter-1/x.mp4"  # the path only, no file
+        assert row.state == "ended" and row.clip == f"evidence/counter-1/{v.id}.mp4"  # the path only, no file
         assert not (small.state.settings.evidence_path / "counter-1" / f"{v.id}.mp4").exists()
     finally:
         small.state.db.dispose()
