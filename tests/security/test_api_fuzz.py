@@ -35,6 +35,8 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 PIPELINE_PATHS = ("/api/v1/events", "/api/v1/metrics/pipeline", "/frame")
 EXAMPLES = int(os.environ.get("TW_FUZZ_EXAMPLES", "25"))  # per operation and mode
+# the same examples on every run (CI stays reproducible); TW_FUZZ_RANDOM=1 explores new ones
+DERANDOMIZE = os.environ.get("TW_FUZZ_RANDOM") != "1"
 LEAKS = ("Traceback (most recent call last)", 'File "/', "sqlalchemy.exc", "psycopg.", "sqlite3.")
 
 
@@ -91,7 +93,8 @@ def test_api_never_fails_or_leaks(fuzz_schema: Any, fuzz_app: FastAPI) -> None:
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path} ({mode.value})"
 
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
+                  suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case: Any) -> None:
             who = next(callers)
@@ -179,7 +182,8 @@ def test_hostile_values_anywhere_are_refused_not_failed(hostile_app: FastAPI) ->
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=HOSTILE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=HOSTILE_EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
+                  suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), pick=st.data())
         def fuzz(case: Any, pick: Any) -> None:
             pipeline = any(p in case.path for p in PIPELINE_PATHS)
