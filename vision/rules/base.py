@@ -107,6 +107,35 @@ class Tally(ABC, Generic[S_contra]):
         return []
 
 
+class TrackSetTally(Tally[tuple[int, ...]]):
+    """Everyone seen in the zone during the violation (confirmed track ids), not just who is there
+    now, and the most at once, reported under ``detail_key``: the reviewer needs to find the
+    person who walked in even after a colleague came to escort them out."""
+
+    def __init__(self, detail_key: str) -> None:
+        self.detail_key = detail_key
+        self.tracks: set[int] = set()
+        self.max_seen = 0
+        self.worst_at: datetime | None = None
+
+    def add(self, sample: tuple[int, ...], ts: datetime) -> bool:
+        material = False
+        if len(sample) > self.max_seen:
+            self.max_seen, self.worst_at = len(sample), ts
+            material = True
+        known = [t for t in sample if t >= 0]
+        if not self.tracks.issuperset(known):
+            self.tracks.update(known)
+            material = True
+        return material
+
+    def details(self) -> dict[str, Any]:
+        return {self.detail_key: self.max_seen}
+
+    def track_ids(self) -> list[int]:
+        return sorted(self.tracks)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleIdentity:
     """The fields of a violation record that never change during a rule's life."""

@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from vision.config import NonStaffRule as NonStaffConfig
 from vision.events import RuleType
 from vision.observations import Observation
-from vision.rules.base import Tally, TemporalRule
-
-
-class _IntruderTally(Tally[tuple[int, ...]]):
-    """Everyone who was inside during the violation, not just who is there now: the reviewer
-    needs to find the customer who walked in, even after a colleague came to escort them out."""
-
-    def __init__(self) -> None:
-        self.tracks: set[int] = set()
-        self.max_seen = 0
-        self.worst_at: datetime | None = None
-
-    def add(self, sample: tuple[int, ...], ts: datetime) -> bool:
-        material = False
-        if len(sample) > self.max_seen:
-            self.max_seen, self.worst_at = len(sample), ts
-            material = True
-        if not self.tracks.issuperset(sample):
-            self.tracks.update(sample)
-            material = True
-        return material
-
-    def details(self) -> dict[str, Any]:
-        return {"max_non_staff": self.max_seen}
-
-    def track_ids(self) -> list[int]:
-        return sorted(self.tracks)
+from vision.rules.base import TemporalRule, TrackSetTally
 
 
 class NonStaffRule(TemporalRule[NonStaffConfig, tuple[int, ...]]):
@@ -58,5 +29,5 @@ class NonStaffRule(TemporalRule[NonStaffConfig, tuple[int, ...]]):
                  for t in obs.tracks if t.track_id in ids]
         return (max(areas, default=0.0),)
 
-    def new_tally(self) -> _IntruderTally:
-        return _IntruderTally()
+    def new_tally(self) -> TrackSetTally:
+        return TrackSetTally("max_non_staff")
