@@ -27,7 +27,7 @@ import argparse
 import hashlib
 import json
 import logging
-import platform
+import os
 import sys
 import tempfile
 import time
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.capacity import cpu_model  # noqa: E402
 from vision.config import AppConfig, DetectorConfig, load_config  # noqa: E402
 from vision.detectors import build_detector  # noqa: E402
 from vision.detectors.base import Detector  # noqa: E402
@@ -58,16 +59,6 @@ DEFAULT_CONFIDENCES = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 ANCHORS = ("center", "bottom_center", "center_or_bottom")
 SEATED_KINDS = ("teller_area", "counter")
 FLOOR_KINDS = ("door", "customer_area", "generic")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class CachedDetector(Detector):
@@ -446,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = [parse_detector(s) for s in (args.detector or ["ssd-mobilenet"])]
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{cpu_model()}, {__import__('os').cpu_count()} CPUs",
+        "machine": f"{cpu_model()}, {os.cpu_count()} CPUs",
         "note": args.note,
         "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "low_confidence": args.low,
