@@ -17,6 +17,7 @@ class RuleType(str, enum.Enum):
     tailgating = "tailgating"
     cash_escort = "cash_escort"
     intrusion = "intrusion"
+    camera_tamper = "camera_tamper"
 
 
 class ViolationState(str, enum.Enum):

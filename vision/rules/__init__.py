@@ -2,7 +2,8 @@
 a camera's configured rules over its observations.
 
 Where is what: ``schedule`` (business hours), ``base`` (grace, hysteresis, closing time),
-``dual_teller``, ``unattended_items``, ``non_staff``, ``tailgating``, ``cash_escort``, ``intrusion``.
+``dual_teller``, ``unattended_items``, ``non_staff``, ``tailgating``, ``cash_escort``, ``intrusion``,
+``camera_tamper``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from vision.config import CameraConfig, RuleBase, SiteConfig
 from vision.events import RuleType, ViolationChange
 from vision.observations import Observation
 from vision.rules.base import Phase, Rule, RuleStatus, Tally, TemporalRule
+from vision.rules.camera_tamper import CameraTamperRule
 from vision.rules.cash_escort import CashEscortRule
 from vision.rules.dual_teller import DualTellerRule
 from vision.rules.intrusion import IntrusionRule
@@ -21,13 +23,14 @@ from vision.rules.schedule import Schedule
 from vision.rules.tailgating import TailgatingRule
 from vision.rules.unattended_items import UnattendedItemsRule
 
-REGISTRY: dict[str, type[TemporalRule]] = {
+REGISTRY: dict[str, type[TemporalRule] | type[CameraTamperRule]] = {
     RuleType.dual_teller.value: DualTellerRule,
     RuleType.unattended_items.value: UnattendedItemsRule,
     RuleType.non_staff_in_area.value: NonStaffRule,
     RuleType.tailgating.value: TailgatingRule,
     RuleType.cash_escort.value: CashEscortRule,
     RuleType.intrusion.value: IntrusionRule,
+    RuleType.camera_tamper.value: CameraTamperRule,
 }
 
 
@@ -78,6 +81,7 @@ class RuleEngine:
 
 __all__ = [
     "REGISTRY",
+    "CameraTamperRule",
     "CashEscortRule",
     "DualTellerRule",
     "IntrusionRule",
