@@ -425,15 +425,26 @@ class CameraTamperRule(RuleBase):
     when: When = When.always
 
 
+class CameraOfflineRule(RuleBase):
+    """No frames from a live camera for ``grace_s``: a violation from the last frame until frames
+    return. Files never go offline."""
+
+    type: Literal["camera_offline"]
+    zone: Literal["camera"] = "camera"
+    grace_s: float = Field(30.0, ge=0, le=86400)
+    when: When = When.always
+
+
 RULE_TYPE_TAGS = (
     "dual_teller", "unattended_items", "non_staff_in_area", "tailgating", "cash_escort", "intrusion",
-    "camera_tamper",
+    "camera_tamper", "camera_offline",
 )
-CAMERA_RULES = ("camera_tamper",)  # rules about the camera itself: zone "camera", no zone in the config
+# rules about the camera itself: zone "camera", no zone in the config
+CAMERA_RULES = ("camera_tamper", "camera_offline")
 
 RuleConfig = Annotated[
     DualTellerRule | UnattendedItemsRule | NonStaffRule | TailgatingRule | CashEscortRule | IntrusionRule
-    | CameraTamperRule,
+    | CameraTamperRule | CameraOfflineRule,
     Field(discriminator="type"),
 ]
 
@@ -536,7 +547,7 @@ class CameraConfig(Strict):
             raise ValueError(f"zone names must be unique; repeated: {', '.join(dup)}")
         kinds = {z.name: z.kind for z in self.zones}
         for i, rule in enumerate(self.rules):
-            if isinstance(rule, CameraTamperRule):
+            if isinstance(rule, CameraTamperRule | CameraOfflineRule):
                 continue
             if rule.zone not in kinds:
                 raise ValueError(

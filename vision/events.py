@@ -18,6 +18,7 @@ class RuleType(str, enum.Enum):
     cash_escort = "cash_escort"
     intrusion = "intrusion"
     camera_tamper = "camera_tamper"
+    camera_offline = "camera_offline"
 
 
 class ViolationState(str, enum.Enum):
