@@ -1,4 +1,4 @@
-"""The six scripted scenarios, their configs (DESIGN.md format) and their ground truth.
+"""The scripted scenarios, their configs (DESIGN.md format) and their ground truth.
 
 Ground truth is not typed in by hand: it is derived from the script, frame by frame, with the
 same semantics the pipeline applies (zone anchors by kind, staff by how a person entered, the
