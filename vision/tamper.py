@@ -9,8 +9,12 @@ Cheap enough for every analysed frame: the frame is shrunk to 160x90 grey (``cv2
   similarity (SSIM over 7x7 windows) falls under ``MOVED_SSIM``. A median is robust to people
   walking through: they change the part of the picture they cover, the background around them
   still matches. ``cv2.phaseCorrelate`` gives the shift, reported in ``details``;
-- ``defocused``: the sharpness (variance of the Laplacian) falls under ``DEFOCUS_RATIO`` of the
-  reference's while the scene still matches (a blurred view of the same scene).
+- ``defocused``: the sharpness (variance of the Laplacian, over the grey-level variance) falls
+  under ``DEFOCUS_RATIO`` of the reference's while the content has not shifted (a blurred view of
+  the same scene).
+
+Known limit: a sudden drop of the light to under a third (lights switched off) reads as
+``moved``; a dimmer, a brighter or a slowly changing light does not.
 
 The reference is the per-pixel median of the first ``REFERENCE_FRAMES`` analysed frames (one
 passer-by does not make it), or the image in ``evidence.reference``. Afterwards it follows the
@@ -93,7 +97,9 @@ def median_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def sharpness(grey: np.ndarray) -> float:
-    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+    """Variance of the Laplacian over the variance of the grey levels: a blurred picture loses
+    its edges, a dimmer one (lights turned down) loses contrast, which this divides out."""
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var()) / (float(grey.var()) + 1.0)
 
 
 def load_reference(path: Path) -> np.ndarray:

@@ -260,3 +260,12 @@ cameras:
     assert p.tamper is not None and p.tamper.reference is not None
     changes = run(p, ((i * 0.2, knocked(scene())) for i in range(25)))
     assert [v.details["kind"] for v in ended(changes)] == ["moved"]  # moved from the first frame
+
+
+@pytest.mark.parametrize("gain", [0.5, 0.7, 1.3])
+def test_lights_turned_down_or_up_are_not_tampering(gain: float) -> None:
+    watch, base = TamperWatch(), scene()
+    for _ in range(6):
+        watch.check(base)
+    for _ in range(20):
+        assert watch.check(np.clip(base * gain, 0, 255).astype(np.uint8)).kind is None
