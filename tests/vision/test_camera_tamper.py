@@ -269,3 +269,58 @@ def test_lights_turned_down_or_up_are_not_tampering(gain: float) -> None:
         watch.check(base)
     for _ in range(20):
         assert watch.check(np.clip(base * gain, 0, 255).astype(np.uint8)).kind is None
+
+
+@needs_footage
+@pytest.mark.slow
+def test_tellerwatch_eval_on_tampered_footage(tmp_path: Path) -> None:
+    """End to end with the embedded detector: the bottle clip re-encoded with its lens covered
+    from 8 s to 18 s and then knocked aside; ``tellerwatch eval`` against that truth scores 1.0,
+    and the counter rule of the same camera stays quiet."""
+    import json
+    from fractions import Fraction
+
+    import av
+
+    from tests.vision.test_cli import tellerwatch
+
+    clip = tmp_path / "tampered.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        n = 0
+        for t, image in footage("bottle-detection.mp4", fps=10):
+            shown = image if t < 8 else covered(image) if t < 18 else knocked(image)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(shown), format="bgr24")
+            frame.pts = n
+            n += 1
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    duration = (n - 1) / 10
+    (tmp_path / "site.yaml").write_text(textwrap.dedent(f"""\
+        site: {{id: b1, timezone: Asia/Shanghai}}
+        cameras:
+          - id: cam
+            source: {clip}
+            replay_start: "2026-11-26T10:00:00+08:00"
+            analysis_fps: 5
+            zones: [{{name: desk, kind: counter, polygon: [[0, 0.3], [1, 0.3], [1, 1], [0, 1]]}}]
+            rules:
+              - {{type: camera_tamper}}
+              - {{type: non_staff_in_area, zone: desk, grace_s: 2, when: always}}
+        """))
+    truth = {"tolerance_s": 3, "violations": [
+        {"camera": "cam", "rule": "camera_tamper", "zone": "camera", "kind": "covered", "start_s": 8.0, "end_s": 18.0},
+        {"camera": "cam", "rule": "camera_tamper", "zone": "camera", "kind": "moved", "start_s": 18.0,
+         "end_s": duration},
+    ]}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    r = tellerwatch("eval", "site.yaml", "truth.json", "--json", "score.json", cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    score = json.loads((tmp_path / "score.json").read_text())
+    print({k: v for k, v in score.items() if k.endswith("_s") or k in ("precision", "recall")})
+    assert (score["precision"], score["recall"]) == (1.0, 1.0), score
+    assert score["max_timing_error_s"] <= 3.0, score
