@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from sample_videos import render as R
-from sample_videos.scenes import FPS, SCENES, FrameTruth, Scene, config_yaml, ground_truth
+from sample_videos.scenes import FPS, SCENES, FrameTruth, Scene, config_yaml, ground_truth, tampered_frame
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "scenes"
 CRF = 30
@@ -131,6 +131,7 @@ def render_scene(scene: Scene, out: Path, *, frames_to: Path | None = None) -> R
     for i in range(scene.n_frames):
         t = i / FPS
         frame, drawn = stage.compose(t, stamp_for(scene, t))
+        frame = tampered_frame(frame, scene.view(t))
         truths.append(frame_truth(scene, stage, t, drawn))
         enc.write(frame)
         if frames_to is not None and i % (5 * FPS) == 0:

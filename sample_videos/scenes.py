@@ -1,4 +1,4 @@
-"""The six scripted scenarios, their configs (DESIGN.md format) and their ground truth.
+"""The scripted scenarios, their configs (DESIGN.md format) and their ground truth.
 
 Ground truth is not typed in by hand: it is derived from the script, frame by frame, with the
 same semantics the pipeline applies (zone anchors by kind, staff by how a person entered, the
@@ -80,10 +80,14 @@ class RuleSpec:
         if self.max_persons is not None:
             extra += f" max_persons: {self.max_persons},"
         grace = f"{self.grace_s:g}"
+        if self.type in CAMERA_RULES:  # no zone: the rule watches the picture itself
+            return f"- {{type: {self.type}, grace_s: {grace}, when: {self.when}}}"
         return f"- {{type: {self.type}, zone: {self.zone},{extra} grace_s: {grace}, when: {self.when}}}"
 
 
 NOBODY = "null"  # attended_by: null
+CAMERA_RULES = ("camera_tamper",)
+TAMPER = RuleSpec("camera_tamper", "camera", 3.0, "always")
 
 
 def _unattended(k: int, attended_by: str, grace_s: float = 5.0) -> RuleSpec:
@@ -169,6 +173,12 @@ class Scene:
     rules: tuple[RuleSpec, ...] = tuple(DAY_RULES)
     expected: str = ""  # what should fire, in words (README)
     notes: list[str] = field(default_factory=list)
+    # the camera itself tampered with: (from_s, to_s, kind), kind "covered" or "moved"
+    tamper: tuple[tuple[float, float, str], ...] = ()
+
+    def view(self, t: float) -> str | None:
+        """How the camera is tampered with at ``t``, None when its view is as it should be."""
+        return next((kind for a, b, kind in self.tamper if a - 1e-9 <= t < b - 1e-9), None)
 
     @property
     def replay_start(self) -> datetime:
@@ -298,6 +308,30 @@ def _cash_on_counter() -> Stage:
     return Stage("cash_on_counter", R.build_room(), [a, b], items)
 
 
+def _tampered() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    # a customer walks past the windows before anything happens: people are not tampering
+    c = customer("customer_1", CUSTOMER_GREEN, 1.0, LEFT_EDGE).walk((RIGHT_EDGE, LANE))
+    c.leave_at(c.last.t)
+    return Stage("camera_tamper", R.build_room(), [a, b, c])
+
+
+def tampered_frame(frame: np.ndarray, kind: str | None) -> np.ndarray:
+    """The picture a tampered camera sends, in integer arithmetic (reproducible bytes):
+    ``covered``, a hand over the lens (a little light leaks round it); ``moved``, the camera knocked
+    aside: the view shifted by 15 % of the width and 10 % of the height, edges smeared."""
+    if kind is None:
+        return frame
+    if kind == "covered":
+        return (frame // 24).astype(np.uint8)
+    if kind == "moved":
+        h, w = frame.shape[:2]
+        dx, dy = w * 15 // 100, h * 10 // 100
+        return np.pad(frame[: h - dy, : w - dx], ((dy, 0), (dx, 0), (0, 0)), mode="edge")
+    raise ValueError(f"unknown tampering {kind!r}")
+
+
 SCENES: list[Scene] = [
     Scene("two_tellers", "Two tellers, customers served", "Two tellers stay at windows 1 and 2 while two "
           "customers are served; cards and a seal lie on the counter only while their teller sits there.",
@@ -337,6 +371,12 @@ SCENES: list[Scene] = [
           "of notes and leaves them on the desk for 16 s while she sits there; window 1's desk must hold no "
           "cash at all (attended_by: null).", 26.0, _cash_on_counter, rules=tuple(CASH_ON_COUNTER_RULES),
           expected="unattended_items on counter_1 while the cash lies there, although the teller is seated"),
+    Scene("camera_tamper", "The camera tampered with", "Two tellers at their windows, a customer walks past; "
+          "at 8 s a hand covers the lens for ten seconds, and as it comes away the camera is knocked aside and "
+          "stays pointing off its view.", 30.0, _tampered, rules=(*DAY_RULES, TAMPER),
+          tamper=((8.0, 18.0, "covered"), (18.0, 30.0, "moved")),
+          expected="camera_tamper covered while the lens is covered, then camera_tamper moved to the end; "
+          "the other rules pause while the view is tampered (no empty counter is reported)"),
 ]
 BY_NAME = {s.name: s for s in SCENES}
 
@@ -461,6 +501,8 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
             cond = False  # no scripted scene carries a bag or a cash box
         elif rule.type == "tailgating":
             cond = False  # a matter of entries, not of one frame: see tailgating_flags
+        elif rule.type == "camera_tamper":
+            cond = False  # one violation per kind: see ground_truth
         else:
             raise ValueError(f"unknown rule type {rule.type!r}")
         out[(rule.type, rule.zone)] = active and cond
@@ -521,7 +563,20 @@ def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
     keys = sorted({k for fc in per_frame for k in fc})
     grace = {(r.type, r.zone): r.grace_s for r in scene.rules}
     violations = []
+    tampered = [scene.view(ft.t) for ft in truths]
+    if any(tampered):
+        # the other rules pause while the view is tampered: neither hold nor clear (sample and hold)
+        for i, kind in enumerate(tampered):
+            if kind is not None and i > 0:
+                per_frame[i] = dict(per_frame[i - 1])
     for rule, zone in keys:
+        if rule == "camera_tamper":
+            for kind in sorted({k for k in tampered if k is not None}):
+                flags = [k == kind for k in tampered]
+                for a, b in episodes(flags, FPS, grace[(rule, zone)], CLEAR_S):
+                    violations.append({"camera": scene.name, "rule": rule, "zone": zone, "kind": kind,
+                                       "start_s": a, "end_s": b})
+            continue
         flags = [fc.get((rule, zone), False) for fc in per_frame]
         for a, b in episodes(flags, FPS, grace[(rule, zone)], CLEAR_S):
             violations.append({"camera": scene.name, "rule": rule, "zone": zone, "start_s": a, "end_s": b})

@@ -194,7 +194,9 @@ def eval_cmd(
     for v in report.violations:
         cam = report.cameras[v.camera]
         end = v.ended_at or v.started_at
-        found.append(FoundViolation(v.id, v.camera, v.rule, v.zone, cam.seconds(v.started_at), cam.seconds(end)))
+        kind = v.details.get("kind")
+        found.append(FoundViolation(v.id, v.camera, v.rule, v.zone, cam.seconds(v.started_at), cam.seconds(end),
+                                    kind if isinstance(kind, str) else None))
     s = score(gt, found)
     table = Table(title=f"tellerwatch eval {config.name} vs {truth.name} (tolerance {gt.tolerance_s} s)")
     for col in ("precision", "recall", "TP", "FP", "FN", "mean start err s", "mean end err s", "max err s"):

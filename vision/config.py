@@ -415,10 +415,36 @@ class IntrusionRule(RuleBase):
     when: When = When.after_hours
 
 
-RULE_TYPE_TAGS = ("dual_teller", "unattended_items", "non_staff_in_area", "tailgating", "cash_escort", "intrusion")
+class CameraTamperRule(RuleBase):
+    """The view departs from the one at the start of the stream (or ``evidence.reference``):
+    lens covered, view moved, picture defocused. Watches the whole picture, no zone."""
+
+    type: Literal["camera_tamper"]
+    zone: Literal["camera"] = "camera"
+    grace_s: float = Field(3.0, ge=0, le=86400)
+    when: When = When.always
+
+
+class CameraOfflineRule(RuleBase):
+    """No frames from a live camera for ``grace_s``: a violation from the last frame until frames
+    return. Files never go offline."""
+
+    type: Literal["camera_offline"]
+    zone: Literal["camera"] = "camera"
+    grace_s: float = Field(30.0, ge=0, le=86400)
+    when: When = When.always
+
+
+RULE_TYPE_TAGS = (
+    "dual_teller", "unattended_items", "non_staff_in_area", "tailgating", "cash_escort", "intrusion",
+    "camera_tamper", "camera_offline",
+)
+# rules about the camera itself: zone "camera", no zone in the config
+CAMERA_RULES = ("camera_tamper", "camera_offline")
 
 RuleConfig = Annotated[
-    DualTellerRule | UnattendedItemsRule | NonStaffRule | TailgatingRule | CashEscortRule | IntrusionRule,
+    DualTellerRule | UnattendedItemsRule | NonStaffRule | TailgatingRule | CashEscortRule | IntrusionRule
+    | CameraTamperRule | CameraOfflineRule,
     Field(discriminator="type"),
 ]
 
@@ -452,6 +478,16 @@ class EvidenceConfig(Strict):
     retention_max_mb: float | None = Field(
         default=None, gt=0, description="keep this camera's evidence under this size, oldest deleted first"
     )
+    reference: Path | None = Field(
+        default=None,
+        description="image of this camera's proper view; camera_tamper compares against it "
+        "(without it: the view at the start of the stream)",
+    )
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return _resolve_path(v, info, must_exist=True)
 
 
 class MotionConfig(Strict):
@@ -511,6 +547,8 @@ class CameraConfig(Strict):
             raise ValueError(f"zone names must be unique; repeated: {', '.join(dup)}")
         kinds = {z.name: z.kind for z in self.zones}
         for i, rule in enumerate(self.rules):
+            if isinstance(rule, CameraTamperRule | CameraOfflineRule):
+                continue
             if rule.zone not in kinds:
                 raise ValueError(
                     f"rules -> {i}: zone {rule.zone!r} is not among this camera's zones ({', '.join(names) or 'none'})"

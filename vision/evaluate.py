@@ -1,6 +1,7 @@
 """Scoring violations against labelled ground truth (``tellerwatch eval``).
 
-A found violation matches a true one on the same camera, rule and zone when both its start and
+A found violation matches a true one on the same camera, rule and zone (and ``kind``, where the
+truth names one: ``details.kind`` of ``camera_tamper``) when both its start and
 its end lie within ``tolerance_s`` of the truth; each true violation matches at most one found
 one (closest first). Precision, recall and the timing errors of the matches are reported.
 """
@@ -23,6 +24,7 @@ class TruthViolation(BaseModel):
     zone: str
     start_s: float = Field(ge=0)
     end_s: float = Field(ge=0)
+    kind: str | None = None  # where given, the found violation's details.kind must be the same
 
 
 class GroundTruth(BaseModel):
@@ -39,6 +41,7 @@ class FoundViolation:
     zone: str
     start_s: float
     end_s: float
+    kind: str | None = None  # details.kind (camera_tamper)
 
 
 @dataclass
@@ -91,6 +94,8 @@ def score(truth: GroundTruth, found: list[FoundViolation]) -> Score:
     for ti, t in enumerate(truth.violations):
         for fi, f in enumerate(found):
             if (t.camera, t.rule, t.zone) != (f.camera, f.rule, f.zone):
+                continue
+            if t.kind is not None and t.kind != f.kind:
                 continue
             ds, de = abs(f.start_s - t.start_s), abs(f.end_s - t.end_s)
             if ds <= tol and de <= tol:

@@ -17,6 +17,8 @@ class RuleType(str, enum.Enum):
     tailgating = "tailgating"
     cash_escort = "cash_escort"
     intrusion = "intrusion"
+    camera_tamper = "camera_tamper"
+    camera_offline = "camera_offline"
 
 
 class ViolationState(str, enum.Enum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from vision.config import ZoneKind
 
@@ -69,3 +70,7 @@ class Observation:
     # the tracker (and staff identity) has not yet had the frames it needs to confirm the people in
     # view, after the stream started or came back: rules must not judge a zone empty or short of staff
     warming: bool = False
+    # camera_tamper's reading of this frame: "covered", "moved", "defocused", or None (the view is
+    # as it should be, or no camera_tamper rule watches this camera); the figures behind it
+    tamper: str | None = None
+    tamper_details: dict[str, Any] | None = None

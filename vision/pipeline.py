@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from vision.config import AppConfig, CameraConfig, UnattendedItemsRule, ZoneConfig
+from vision.config import AppConfig, CameraConfig, CameraTamperRule, UnattendedItemsRule, ZoneConfig
 from vision.detectors.base import Detector
 from vision.events import Violation, ViolationChange
 from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
@@ -26,6 +26,7 @@ from vision.motion import MotionGate
 from vision.observations import ItemObs, ObjectObs, Observation, TrackObs, ZoneState
 from vision.rules import RuleEngine
 from vision.staff import build_staff_identifier
+from vision.tamper import TamperWatch, load_reference
 from vision.timing import StageTimes
 from vision.tracking import PersonTracker
 from vision.zones import ZoneSet
@@ -97,6 +98,10 @@ class CameraPipeline:
         self.evidence = EvidenceRecorder(camera, data_dir, enabled=clips)
         gating = camera.motion.enabled if motion_gating is None else motion_gating
         self.motion = MotionGate(camera.motion, camera.zones) if gating else None
+        self.tamper: TamperWatch | None = None
+        if any(isinstance(r, CameraTamperRule) for r in camera.rules):
+            ref = camera.evidence.reference
+            self.tamper = TamperWatch(load_reference(ref) if ref is not None else None)
         self._zones: ZoneSet | None = None
         self._watchers: dict[str, CounterItemWatcher] = {}
         self._last_ts: datetime | None = None
@@ -172,6 +177,13 @@ class CameraPipeline:
         else:
             persons, items = self._last_persons, self._last_items
 
+        tamper_kind: str | None = None
+        tamper_details: dict[str, Any] | None = None
+        if self.tamper is not None:
+            with times.time("tamper"):
+                reading = self.tamper.check(frame.image)
+            tamper_kind, tamper_details = reading.kind, reading.details()
+
         with times.time("track"):
             tracked = self.tracker.update(persons, frame.t)
 
@@ -211,7 +223,8 @@ class CameraPipeline:
             self.warmup_frames += warming
             obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs),
                               warming=warming, objects=self._objects(zones, items),
-                              frame_size=(frame.width, frame.height))
+                              frame_size=(frame.width, frame.height), tamper=tamper_kind,
+                              tamper_details=tamper_details)
 
         with times.time("rules"):
             changes = self.rules.step(obs)

@@ -14,12 +14,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
 from vision.batching import BatchingDetector, shared_detector
 from vision.config import AppConfig, CameraConfig
+from vision.config import CameraOfflineRule as CameraOfflineConfig
 from vision.detectors import build_detector
 from vision.detectors.base import Detector
 from vision.errors import SourceError, TellerWatchError
@@ -28,6 +29,7 @@ from vision.frames import Frame, SourceGap
 from vision.health import DEFAULT_DOWN_AFTER_S, DEFAULT_INTERVAL_S, HealthMonitor, StatusReporter
 from vision.journal import Journal, remove_partial_files, settle_evidence
 from vision.pipeline import CameraPipeline, FrameResult
+from vision.rules.camera_offline import CameraOfflineRule
 from vision.sources import open_source
 from vision.timing import StageTimes
 from vision.zone_sync import ZonePoller
@@ -107,6 +109,13 @@ class ViolationRouter:
         if final_now:
             self.final_state(change.violation)
 
+    def stream_change(self, change: ViolationChange) -> None:
+        """A change of a rule with no evidence (camera_offline: there are no frames to show):
+        its end is its final state."""
+        self.change(change)
+        if change.kind == ChangeKind.ended:
+            self.final_state(change.violation)
+
     def final_state(self, violation: Violation) -> None:
         with self._lock:
             if violation.id in self.final:
@@ -183,8 +192,10 @@ def run_camera(
     on_frame: Any = None,
     health: HealthMonitor | None = None,
     zones: ZonePoller | None = None,
+    offline: list[CameraOfflineRule] | None = None,
 ) -> None:
     times = pipeline.times
+    offline = offline or []
     last_counts: dict[str, int] | None = None
     try:
         # clips carry every source frame: the frames sampling skips ride along as Frame.lead_in
@@ -212,6 +223,9 @@ def run_camera(
                     continue
                 frame: Frame = item
                 times.add("decode", time.perf_counter() - t0)
+                for rule in offline:
+                    for change in rule.frame(frame.ts):
+                        router.stream_change(change)
                 if max_seconds is not None and frame.t > max_seconds:
                     break
                 if zones is not None and (update := zones.take(camera.id)) is not None:
@@ -244,6 +258,9 @@ def run_camera(
         report.error = str(exc)
         log.error("camera %s: %s", camera.id, exc)
     finally:
+        for rule in offline:
+            for change in rule.close(datetime.now(app.site.tz)):
+                router.stream_change(change)
         for change in pipeline.finish():
             router.change(change)
         for v in pipeline.close_evidence():
@@ -251,6 +268,37 @@ def run_camera(
         report.detections_run = pipeline.detections_run
         if health is not None:
             health.ended(camera.id, report.error)
+
+
+class OfflineWatchdog:
+    """Asks every ``camera_offline`` rule about its camera's silence once every ``interval_s``: a
+    camera thread blocked on a dead source cannot tell anyone itself."""
+
+    def __init__(self, rules: list[CameraOfflineRule], router: ViolationRouter, tz: tzinfo,
+                 stop: threading.Event, interval_s: float = 0.5) -> None:
+        self.rules, self.router, self.tz, self.interval_s = rules, router, tz, interval_s
+        self._stop = stop
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="offline-watchdog", daemon=True)
+
+    def start(self) -> None:
+        if self.rules:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not (self._done.is_set() or self._stop.is_set()):
+            now = datetime.now(self.tz)
+            for rule in self.rules:
+                for change in rule.tick(now):
+                    log.warning("camera %s: no frames since %s: camera_offline filed", rule.camera_id,
+                                change.violation.started_at)
+                    self.router.stream_change(change)
+            self._done.wait(self.interval_s)
 
 
 def preflight(app: AppConfig) -> None:
@@ -302,6 +350,13 @@ def run(
         c.id: CameraPipeline(app, c, det, data_dir=data_dir, clips=clips, times=times, motion_gating=motion_gating)
         for c in app.cameras
     }
+    opened = datetime.now(app.site.tz)
+    offline = {
+        c.id: [CameraOfflineRule(r, site_id=app.site.id, camera_id=c.id, since=opened)
+               for r in c.rules if isinstance(r, CameraOfflineConfig)]
+        for c in app.cameras if c.is_live  # a file does not go offline; it ends
+    }
+    watchdog = OfflineWatchdog([r for rules in offline.values() for r in rules], router, app.site.tz, stop)
     health = HealthMonitor(app.site.id, app.cameras, down_after_s=down_after_s)
     poller = ZonePoller(app.sinks.api, app.site.id, app.cameras).start() if app.sinks.api and sinks else None
     reporter = StatusReporter(health, sinks or [], status_interval_s) if status_interval_s else None
@@ -312,13 +367,14 @@ def run(
             name=f"camera-{c.id}",
             args=(app, c, pipelines[c.id], router, frames_out, reports[c.id]),
             kwargs={"max_seconds": max_seconds, "stop": stop, "on_frame": on_frame, "health": health,
-                    "zones": poller},
+                    "zones": poller, "offline": offline.get(c.id)},
             daemon=True,
         )
         for c in app.cameras
     ]
     for th in threads:
         th.start()
+    watchdog.start()
     if reporter is not None:
         reporter.start()
     try:
@@ -332,6 +388,7 @@ def run(
         stop.set()
         for th in threads:
             th.join(timeout=30)
+    watchdog.stop()
     if reporter is not None:
         reporter.stop()
     if poller is not None:

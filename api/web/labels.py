@@ -18,6 +18,8 @@ RULES: dict[str, Label] = {
     "tailgating": Label("防尾随联动门", "Tailgating at door"),
     "cash_escort": Label("双人持械护送款箱", "Cash-box escort"),
     "intrusion": Label("110 防盗入侵", "Intrusion after hours"),
+    "camera_tamper": Label("摄像机遮挡/移位", "Camera tampered"),
+    "camera_offline": Label("摄像机离线", "Camera offline"),
 }
 STATES: dict[str, Label] = {
     "open": Label("进行中", "Open"),

@@ -62,3 +62,17 @@ def test_score_json_lists_false_positives_and_misses() -> None:
     assert data["false_positive_details"][0]["rule"] == "non_staff_in_area"
     assert data["missed"][0]["rule"] == "dual_teller"
     json.dumps(data)
+
+
+def test_a_truth_that_names_a_kind_matches_only_that_kind():
+    from vision.evaluate import GroundTruth, score
+
+    truth = GroundTruth.model_validate({"violations": [
+        {"camera": "c", "rule": "camera_tamper", "zone": "camera", "kind": "covered", "start_s": 8, "end_s": 18},
+        {"camera": "c", "rule": "camera_tamper", "zone": "camera", "start_s": 18, "end_s": 30},
+    ]})
+    right = [FoundViolation("1", "c", "camera_tamper", "camera", 8, 18, "covered"),
+             FoundViolation("2", "c", "camera_tamper", "camera", 18, 30, "moved")]
+    assert score(truth, right).precision == score(truth, right).recall == 1.0
+    wrong = [FoundViolation("1", "c", "camera_tamper", "camera", 8, 18, "moved")]
+    assert score(truth, wrong).true_positives == 0

@@ -207,6 +207,8 @@ RULE_WORDS: dict[str, tuple[str, str]] = {
     "tailgating": ("防尾随联动门", "Tailgating at door"),
     "cash_escort": ("款箱护送不足", "Cash-box escort"),
     "intrusion": ("110 防盗入侵", "Intrusion after hours"),
+    "camera_tamper": ("摄像机遮挡/移位", "Camera tampered"),
+    "camera_offline": ("摄像机离线", "Camera offline"),
 }
 NON_STAFF_WORDS = ("非营业人员", "Non-staff")
 EMPTY_SEAT_WORDS = ("空位", "empty seat")

@@ -2,7 +2,8 @@
 a camera's configured rules over its observations.
 
 Where is what: ``schedule`` (business hours), ``base`` (grace, hysteresis, closing time),
-``dual_teller``, ``unattended_items``, ``non_staff``, ``tailgating``, ``cash_escort``, ``intrusion``.
+``dual_teller``, ``unattended_items``, ``non_staff``, ``tailgating``, ``cash_escort``, ``intrusion``,
+``camera_tamper``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from vision.config import CameraConfig, RuleBase, SiteConfig
 from vision.events import RuleType, ViolationChange
 from vision.observations import Observation
 from vision.rules.base import Phase, Rule, RuleStatus, Tally, TemporalRule
+from vision.rules.camera_offline import CameraOfflineRule
+from vision.rules.camera_tamper import CameraTamperRule
 from vision.rules.cash_escort import CashEscortRule
 from vision.rules.dual_teller import DualTellerRule
 from vision.rules.intrusion import IntrusionRule
@@ -21,19 +24,24 @@ from vision.rules.schedule import Schedule
 from vision.rules.tailgating import TailgatingRule
 from vision.rules.unattended_items import UnattendedItemsRule
 
-REGISTRY: dict[str, type[TemporalRule]] = {
+REGISTRY: dict[str, type[TemporalRule] | type[CameraTamperRule]] = {
     RuleType.dual_teller.value: DualTellerRule,
     RuleType.unattended_items.value: UnattendedItemsRule,
     RuleType.non_staff_in_area.value: NonStaffRule,
     RuleType.tailgating.value: TailgatingRule,
     RuleType.cash_escort.value: CashEscortRule,
     RuleType.intrusion.value: IntrusionRule,
+    RuleType.camera_tamper.value: CameraTamperRule,
 }
+# not stepped by observations (an offline camera makes none): the runner drives these
+STREAM_RULES: dict[str, type[CameraOfflineRule]] = {RuleType.camera_offline.value: CameraOfflineRule}
 
 
 def build_rule(config: RuleBase, *, site_id: str, camera_id: str, schedule: Schedule) -> Rule:
     rule_type = getattr(config, "type", None)
     cls = REGISTRY.get(str(rule_type))
+    if str(rule_type) in STREAM_RULES:
+        raise ValueError(f"{rule_type} is driven by the runner (frames and a watchdog), not by observations")
     if cls is None:
         raise ValueError(f"unknown rule type {rule_type!r}; known: {', '.join(sorted(REGISTRY))}")
     return cls(config, site_id=site_id, camera_id=camera_id, schedule=schedule)
@@ -42,7 +50,8 @@ def build_rule(config: RuleBase, *, site_id: str, camera_id: str, schedule: Sche
 def build_rules(site: SiteConfig, camera: CameraConfig, *, schedule: Schedule | None = None) -> list[Rule]:
     """One rule object per configured rule, in config order, sharing the site's schedule."""
     sched = schedule if schedule is not None else Schedule(site)
-    return [build_rule(cfg, site_id=site.id, camera_id=camera.id, schedule=sched) for cfg in camera.rules]
+    return [build_rule(cfg, site_id=site.id, camera_id=camera.id, schedule=sched) for cfg in camera.rules
+            if cfg.type not in STREAM_RULES]
 
 
 class RuleEngine:
@@ -78,6 +87,8 @@ class RuleEngine:
 
 __all__ = [
     "REGISTRY",
+    "CameraOfflineRule",
+    "CameraTamperRule",
     "CashEscortRule",
     "DualTellerRule",
     "IntrusionRule",
@@ -86,6 +97,7 @@ __all__ = [
     "Rule",
     "RuleEngine",
     "RuleStatus",
+    "STREAM_RULES",
     "Schedule",
     "TailgatingRule",
     "Tally",

@@ -172,6 +172,7 @@ class Hysteresis(Generic[S]):
         self.violation_id: str | None = None
         self.display_tz: tzinfo | None = None  # records carry the zone the observations came in
         self._tally: Tally[S] | None = None
+        self.flags: dict[str, Any] = {}  # added to the details of the running violation
 
     def observe(self, ts: datetime, sample: S | None, start: datetime | None = None) -> list[ViolationChange]:
         """One frame: ``sample`` is None when the condition does not hold.
@@ -198,6 +199,13 @@ class Hysteresis(Generic[S]):
         elif self.phase is Phase.active and material:
             changes.append(self._change(ChangeKind.updated, now=ts))
         return changes
+
+    def flag(self, key: str, value: Any, ts: datetime) -> list[ViolationChange]:
+        """Mark the open violation (``view_tampered``); an update when the mark is new."""
+        if self.phase is not Phase.active or self.flags.get(key) == value:
+            return []
+        self.flags[key] = value
+        return [self._change(ChangeKind.updated, now=ts)]
 
     def stop(self, at: datetime) -> list[ViolationChange]:
         """End whatever is running at ``at`` (closing time, end of file).
@@ -232,6 +240,7 @@ class Hysteresis(Generic[S]):
         self.absent_since = None
         self.violation_id = None
         self._tally = None
+        self.flags = {}
 
     def _change(self, kind: ChangeKind, *, now: datetime, ended: bool = False) -> ViolationChange:
         tally, started, vid = self._tally, self.started_at, self.violation_id
@@ -250,7 +259,7 @@ class Hysteresis(Generic[S]):
             ended_at=shown(now) if ended else None,
             duration_s=max((now - started).total_seconds(), 0.0),
             track_ids=sorted(tally.track_ids()),
-            details=tally.details(),
+            details={**tally.details(), **self.flags},
         )
         worst = tally.worst_at
         return ViolationChange(kind=kind, violation=violation, worst_at=shown(worst) if worst else None)
@@ -273,6 +282,9 @@ class TemporalRule(ABC, Generic[C, S]):
     # rules whose condition is "too few staff" or "nobody there" skip frames of the warm-up
     # (``Observation.warming``): a person not yet confirmed by the tracker is not an absence
     waits_for_warmup: ClassVar[bool] = False
+    # rules about the picture itself (camera_tamper) go on while the view is tampered; the others
+    # pause then: a covered lens shows an empty counter, which says nothing about the counter
+    watches_view: ClassVar[bool] = False
 
     def __init__(self, config: C, *, site_id: str, camera_id: str, schedule: Schedule) -> None:
         if not isinstance(config, self.config_type):
@@ -340,6 +352,12 @@ class TemporalRule(ABC, Generic[C, S]):
             # a live clock stepped back: replaying older time would shorten or reverse violations
             return []
         changes, opened_at = self._advance_gate(ts)
+        if obs.tamper is not None and not self.watches_view:
+            # neither holds nor clears while the view is tampered; an open violation says so
+            self._prev_ts = ts
+            if self._gate_open:
+                changes.extend(self._core.flag("view_tampered", True, ts))
+            return changes
         if obs.warming and self.waits_for_warmup:
             self._prev_ts = ts  # neither holds nor clears: the frame says nothing about absence yet
             return changes
