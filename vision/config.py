@@ -192,6 +192,11 @@ class DetectorConfig(Strict):
         "cover part of the frame; full: on the whole frame",
     )
     device: Literal["cpu", "cuda"] = "cpu"
+    backend: Literal["opencv", "onnxruntime", "openvino"] | None = Field(
+        None,
+        description="inference engine: opencv (ssd-mobilenet's default), onnxruntime (the ONNX types' default) "
+        "or openvino (CPU; pip install 'tellerwatch[openvino]')",
+    )
 
     _carried_classes: list[str] = PrivateAttr(default_factory=list)
 
@@ -209,6 +214,12 @@ class DetectorConfig(Strict):
     def _needs_model(self) -> DetectorConfig:
         if self.type != DetectorType.ssd_mobilenet and self.model is None:
             raise ValueError(f"detector type {self.type.value!r} needs 'model: PATH'")
+        own = {DetectorType.ssd_mobilenet: "opencv", DetectorType.yolox_onnx: "onnxruntime",
+               DetectorType.yolo_onnx: "onnxruntime"}.get(DetectorType(self.type))
+        if self.backend is not None and (own is None or self.backend not in (own, "openvino")):
+            can = f"{own} or openvino" if own else "none (leave it out)"
+            raise ValueError(f"detector.backend {self.backend!r} does not run type {self.type.value!r} "
+                             f"(it takes {can})")
         return self
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import ast
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -179,8 +179,16 @@ class OnnxDetector(Detector):
                 f"{self.kind}: {path} predicts {num_classes} classes; detector.class_names must name them "
                 f"({given})"
             )
-        self._session = session
         self._input_name = inputs[0].name
+        self._infer: Callable[[np.ndarray], np.ndarray]
+        if cfg.backend == "openvino":
+            from vision.detectors.openvino_backend import onnx_runner
+
+            del session  # the layout checks above read it; OpenVINO runs the model
+            self._infer = onnx_runner(path, cfg, self.kind)
+        else:
+            self._session = session
+            self._infer = lambda blob: self._session.run(None, {self._input_name: blob})[0]
         self._batched = static_dim(in_shape[0]) is None
         super().__init__(cfg, class_names, f"{self.kind}:{path.name}")
 
@@ -224,10 +232,10 @@ class OnnxDetector(Detector):
         blob, boxes = self._blob(images)
         timer.preprocessed()
         if len(images) == 1:
-            raw = self._session.run(None, {self._input_name: blob})[0]
+            raw = self._infer(blob)
         else:
             try:
-                raw = self._session.run(None, {self._input_name: blob})[0]
+                raw = self._infer(blob)
             except _ORT_ERRORS as exc:
                 raise _BatchRefused(" ".join(str(exc).split())[:200]) from None
             if len(raw) != len(images):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -71,28 +72,34 @@ class SsdMobilenetDetector(Detector):
         # Class checks first: a config naming a class COCO lacks should fail before a slow load.
         super().__init__(cfg, COCO80, name)
         self.input_size = cfg.input_size or 300
-        # OpenCV logs its own warning (and retries with the old engine) before raising; the
-        # ModelLoadError below says it once, in the project's words.
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        use_cuda = self._cuda_wanted(cfg)
-        # OpenCV 5's new DNN engine is CPU-only; the CUDA backend needs the classic one.
-        engine = cv2.dnn.ENGINE_CLASSIC if use_cuda else getattr(cv2.dnn, "ENGINE_AUTO", 0)
-        try:
-            net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt), int(engine))
-        except cv2.error as exc:
-            raise ModelLoadError(f"ssd-mobilenet: cannot read {pb} as {LAYOUT}: {_cv_reason(exc)}") from None
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-        if use_cuda:
-            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
-            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
-        self._net = net
+        self._openvino: Callable[[np.ndarray], np.ndarray] | None = None
+        if cfg.backend == "openvino":
+            from vision.detectors.openvino_backend import ssd_runner
+
+            self._openvino = ssd_runner(pb, cfg, name)
+        else:
+            # OpenCV logs its own warning (and retries with the old engine) before raising; the
+            # ModelLoadError below says it once, in the project's words.
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            use_cuda = self._cuda_wanted(cfg)
+            # OpenCV 5's new DNN engine is CPU-only; the CUDA backend needs the classic one.
+            engine = cv2.dnn.ENGINE_CLASSIC if use_cuda else getattr(cv2.dnn, "ENGINE_AUTO", 0)
+            try:
+                net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt), int(engine))
+            except cv2.error as exc:
+                raise ModelLoadError(f"ssd-mobilenet: cannot read {pb} as {LAYOUT}: {_cv_reason(exc)}") from None
+            finally:
+                cv2.utils.logging.setLogLevel(level)
+            if use_cuda:
+                net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+                net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
+            self._net = net
         # One dry run proves the graph has the SSD output layout and warms the engine up, so the
         # first real frame is not several times slower than the rest.
         try:
             out = self._forward(self._blob(np.zeros((self.input_size, self.input_size, 3), np.uint8)))
-        except cv2.error as exc:
+        except (cv2.error, RuntimeError) as exc:
             raise ModelLoadError(f"ssd-mobilenet: {pb} does not run as {LAYOUT}: {_cv_reason(exc)}") from None
         if out.ndim != 4 or out.shape[:2] != (1, 1) or out.shape[3] != 7:
             raise ModelLoadError(f"ssd-mobilenet expects {LAYOUT}; {pb} gives output {list(out.shape)}")
@@ -107,9 +114,14 @@ class SsdMobilenetDetector(Detector):
         return False
 
     def _blob(self, image: np.ndarray) -> np.ndarray:
+        if self._openvino is not None:  # the TF graph's own input: [1,H,W,3] uint8 RGB
+            size = (self.input_size, self.input_size)
+            return cv2.cvtColor(cv2.resize(image, size), cv2.COLOR_BGR2RGB)[None]
         return np.asarray(cv2.dnn.blobFromImage(image, size=(self.input_size, self.input_size), swapRB=True))
 
     def _forward(self, blob: np.ndarray) -> np.ndarray:
+        if self._openvino is not None:
+            return self._openvino(blob)
         self._net.setInput(blob)
         return np.asarray(self._net.forward())
 
@@ -130,6 +142,6 @@ class SsdMobilenetDetector(Detector):
         return dets
 
 
-def _cv_reason(exc: cv2.error) -> str:
+def _cv_reason(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return text.split("error: ")[-1][:200]
