@@ -179,6 +179,8 @@ def eval_cmd(
     truth: Annotated[Path, typer.Argument(help="ground truth JSON", show_default=False)],
     json_out: Annotated[Path | None, typer.Option("--json", help="write the score as JSON here")] = None,
     no_clips: Annotated[bool, typer.Option("--no-clips/--clips")] = True,
+    events_jsonl: Annotated[Path | None, typer.Option(help="also write each violation state change here")] = None,
+    frames_jsonl: Annotated[Path | None, typer.Option(help="also write one line per analysed frame here")] = None,
 ) -> None:
     """Run CONFIG and score its violations against ground truth."""
     from vision.evaluate import FoundViolation, load_truth, score
@@ -186,7 +188,8 @@ def eval_cmd(
     cfg = _load(config)
     try:
         gt = load_truth(truth)
-        report = _progress_run(cfg, data_dir=writable_data_dir(), clips=not no_clips)
+        report = _progress_run(cfg, data_dir=writable_data_dir(), clips=not no_clips, events_jsonl=events_jsonl,
+                               frames_jsonl=frames_jsonl)
     except TellerWatchError as exc:
         fail(str(exc))
         return
