@@ -284,3 +284,15 @@ def test_traversal_in_url_finds_nothing(client: TestClient, users: Any, path: st
     r = client.get(path, headers=users.headers("admin"))
     assert r.status_code in (404, 422)
     assert b"root:" not in r.content
+
+
+def test_if_range_and_head(client: TestClient, users: Any, with_clip: dict[str, Any]) -> None:
+    """Starlette's FileResponse serves evidence: If-Range with the current ETag keeps the range,
+    a stale one answers the whole file."""
+    url = f"/api/v1/violations/{with_clip['id']}/clip"
+    first = client.get(url, headers=users.headers("operator"))
+    etag = first.headers["etag"]
+    same = client.get(url, headers={**users.headers("operator"), "Range": "bytes=10-19", "If-Range": etag})
+    assert same.status_code == 206 and same.content == MP4[10:20]
+    stale = client.get(url, headers={**users.headers("operator"), "Range": "bytes=10-19", "If-Range": '"old"'})
+    assert stale.status_code == 200 and stale.content == MP4
