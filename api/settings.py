@@ -165,3 +165,8 @@ class Settings(BaseSettings):
     @property
     def frames_path(self) -> Path:
         return (self.data_dir / "frames").resolve()
+
+    @property
+    def exports_path(self) -> Path:
+        """Evidence re-encoded for export (``?privacy=blur``): a cache, safe to delete."""
+        return (self.data_dir / "exports").resolve()

@@ -47,7 +47,8 @@ def per_frame(images: list[np.ndarray], min_face_px: int, truth: int) -> dict[st
     for image in images:
         counts.append(len(finder.find(image)))
     ms = (time.perf_counter() - t0) * 1000 / max(1, len(images))
-    return {"mean": round(float(np.mean(counts)), 2), "frames_exact": round(counts.count(truth) / len(counts), 3), "min": int(min(counts)), "max": int(max(counts)),
+    return {"mean": round(float(np.mean(counts)), 2), "frames_exact": round(counts.count(truth) / len(counts), 3),
+            "min": int(min(counts)), "max": int(max(counts)),
             "ms_per_frame": round(ms, 1)}
 
 

@@ -8,16 +8,17 @@ from datetime import date, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import av
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api import evidence
+from api import evidence, privacy
 from api.audit import AuditLog
 from api.deps import AuthUser, Reader, Reviewer, SessionDep, SettingsDep, may_see_site, query_time, scoped_site
 from api.live import LiveMessage
-from api.models import Violation, utcnow
+from api.models import Camera, Violation, utcnow
 from api.schemas import BulkReviewResult, ViolationBulkUpdate, ViolationList, ViolationPublic, ViolationUpdate
 
 router = APIRouter(prefix="/violations", tags=["violations"])
@@ -236,11 +237,15 @@ def own_evidence(settings: SettingsDep, row: Violation, kind: str) -> FilePath |
 def audit_view(
     request: Request, session: Session, user: AuthUser, row: Violation, kind: str, range_: str | None
 ) -> None:
-    """One row per view or download, not per byte range a player asks for while seeking."""
+    """One row per view or download, not per byte range a player asks for while seeking; the
+    detail names the annotated variant and a blurred export (``privacy=blur``)."""
     if range_ is not None and not range_.replace(" ", "").startswith("bytes=0-"):
         return
     download = request.query_params.get("download") in ("1", "true", "yes")
     what = "clip" if kind.startswith("clip") else "snapshot"
+    notes = ["annotated"] if kind == "clip_annotated" else []
+    if request.query_params.get("privacy") == "blur":
+        notes.append("privacy=blur")
     audit: AuditLog = request.app.state.audit
     audit.add(
         session,
@@ -250,9 +255,43 @@ def audit_view(
         site=row.site,
         camera=row.camera,
         violation_id=row.id,
-        detail="annotated" if kind == "clip_annotated" else None,
+        detail=", ".join(notes) or None,
     )
     session.commit()
+
+
+def blurred(session: Session, settings: SettingsDep, row: Violation, kind: str, path: FilePath) -> FilePath:
+    """The evidence file with faces outside the camera's teller_area zones blurred (all faces where
+    the camera's zones are unknown), made once and kept in the exports cache."""
+    cam = session.scalars(select(Camera).where(Camera.site == row.site, Camera.camera_id == row.camera)).first()
+    zones = list(cam.zones) if cam is not None and cam.zones else None
+    suffix = ".jpg" if kind == "snapshot" else ".mp4"
+    target = settings.exports_path / row.site / f"{row.id}.{kind}.{privacy.cache_key(path, zones)}{suffix}"
+    if target.is_file():
+        return target
+    try:
+        if kind == "snapshot":
+            privacy.blur_snapshot(path, target, zones)
+        else:
+            privacy.blur_clip(path, target, zones)
+    except (ValueError, OSError, av.FFmpegError) as exc:
+        log.warning("violation %s: cannot blur its %s: %s", row.id, kind, exc)
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"the {kind} could not be re-encoded") from None
+    privacy.prune(settings.exports_path)
+    return target
+
+
+def serve(
+    session: Session, settings: SettingsDep, row: Violation, kind: str, path: FilePath, range_header: str | None,
+    *, download: bool, privacy_: str | None,
+) -> Response:
+    """The file (or its blurred export) with Range support, named after the violation."""
+    suffix = ".annotated.mp4" if kind == "clip_annotated" else evidence.KINDS[kind][0]
+    media_type = "image/jpeg" if kind == "snapshot" else "video/mp4"
+    if privacy_ == "blur":
+        path = blurred(session, settings, row, kind, path)
+        suffix = ".blurred" + suffix
+    return evidence.file_response(path, media_type, range_header, f"{row.id}{suffix}", attachment=download)
 
 
 def _evidence(
@@ -264,19 +303,24 @@ def _evidence(
     settings: SettingsDep,
     range_header: str | None,
     download: bool = False,
+    privacy_: str | None = None,
 ) -> Response:
     row = visible(session, user, violation_id)
     path = own_evidence(settings, row, kind)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no {kind} file")
-    suffix, media_type = evidence.KINDS[kind]
-    response = evidence.file_response(path, media_type, range_header, f"{violation_id}{suffix}", attachment=download)
+    response = serve(session, settings, row, kind, path, range_header, download=download, privacy_=privacy_)
     audit_view(request, session, user, row, kind, range_header)
     return response
 
 
 DownloadQuery = Annotated[
     bool, Query(description="1: answer with Content-Disposition: attachment (the browser saves the file)")
+]
+PrivacyQuery = Annotated[
+    Literal["blur"] | None,
+    Query(alias="privacy", description="blur: faces outside the camera's teller_area zones blurred (every face "
+          "where the zones are unknown); clips are re-encoded as H.264, the file is named <id>.blurred.mp4 / .jpg"),
 ]
 
 RANGE_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -300,8 +344,9 @@ def get_clip(
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
     download: DownloadQuery = False,
+    privacy_: PrivacyQuery = None,
 ) -> Response:
-    return _evidence("clip", violation_id, request, session, user, settings, range_, download)
+    return _evidence("clip", violation_id, request, session, user, settings, range_, download, privacy_)
 
 
 @router.get(
@@ -318,6 +363,7 @@ def get_annotated_clip(
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
     download: DownloadQuery = False,
+    privacy_: PrivacyQuery = None,
 ) -> Response:
     """Served from ``details.clip_annotated`` where that file is in the evidence folder (a pipeline
     sharing the API's data dir); a pushed record whose annotated clip stayed on the branch box
@@ -329,7 +375,7 @@ def get_annotated_clip(
     with path.open("rb") as f:
         if not evidence.looks_like("clip", f.read(16)):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no annotated clip")
-    response = evidence.file_response(path, "video/mp4", range_, f"{violation_id}.annotated.mp4", attachment=download)
+    response = serve(session, settings, row, "clip_annotated", path, range_, download=download, privacy_=privacy_)
     audit_view(request, session, user, row, "clip_annotated", range_)
     return response
 
@@ -348,5 +394,6 @@ def get_snapshot(
     settings: SettingsDep,
     range_: Annotated[str | None, Header(alias="range")] = None,
     download: DownloadQuery = False,
+    privacy_: PrivacyQuery = None,
 ) -> Response:
-    return _evidence("snapshot", violation_id, request, session, user, settings, range_, download)
+    return _evidence("snapshot", violation_id, request, session, user, settings, range_, download, privacy_)
