@@ -466,13 +466,16 @@ def test_review_thumbnails_enlarged_snapshot_downloads_and_player_start(web: Web
         " return v.paused && v.played.length > 0 && Math.abs(v.currentTime - 1.0) < 0.15; }",
         timeout=20_000,
     )
-    # downloads answer with Content-Disposition: attachment
-    for link, kind in (("#clip-download", "clip"), ("#snap-download", "snapshot")):
+    # downloads answer with Content-Disposition: attachment; the "blurred" twins ask for privacy=blur
+    for link, kind in (("#clip-download", "clip"), ("#snap-download", "snapshot"),
+                       ("#clip-download-blurred", "clip"), ("#snap-download-blurred", "snapshot")):
         href = page.get_attribute(link, "href")
         assert href and "download=1" in href and ids["v5"] in href, href
+        assert ("privacy=blur" in href) == link.endswith("-blurred"), href
         r = page.request.get(href if href.startswith("http") else web.url + href)
         assert r.ok, (kind, r.status)
         assert r.headers["content-disposition"].startswith("attachment;"), r.headers
+        assert (".blurred." in r.headers["content-disposition"]) == link.endswith("-blurred"), r.headers
     inline = page.request.get(web.url + f"/api/v1/violations/{ids['v5']}/snapshot")
     assert inline.headers["content-disposition"].startswith("inline;")
     # click the snapshot: it opens enlarged; Escape closes it

@@ -283,6 +283,17 @@
     return url ? url + (url.includes("?") ? "&" : "?") + "download=1" : null;
   }
 
+  /** A download link, and its "faces blurred" twin (?privacy=blur), shown only with a URL. */
+  function setDownloads(id, url) {
+    for (const [suffix, extra] of [["", ""], ["-blurred", "&privacy=blur"]]) {
+      const a = $(id + suffix);
+      if (!a) continue;
+      a.hidden = !url;
+      if (url) a.setAttribute("href", withDownload(url) + extra);
+      else a.removeAttribute("href");
+    }
+  }
+
   /** Seconds into the clip where the violation starts (the pre-roll lies before it). */
   function violationStart(v) {
     const pre = v && v.details ? Number(v.details.clip_pre_s) : NaN;
@@ -293,10 +304,7 @@
     const url = clipUrl(v);
     $("clip-missing").hidden = !!url;
     video.hidden = !url;
-    const dl = $("clip-download");
-    dl.hidden = !url;
-    if (url) dl.setAttribute("href", withDownload(url));
-    else dl.removeAttribute("href");
+    setDownloads("clip-download", url);
     if (!url) {
       video.removeAttribute("src");
       video.load();
@@ -339,10 +347,7 @@
       $("snap-open").hidden = !v.snapshot_url;
       if (v.snapshot_url) snapshot.src = v.snapshot_url;
       else snapshot.removeAttribute("src");
-      const sdl = $("snap-download");
-      sdl.hidden = !v.snapshot_url;
-      if (v.snapshot_url) sdl.setAttribute("href", withDownload(v.snapshot_url));
-      else sdl.removeAttribute("href");
+      setDownloads("snap-download", v.snapshot_url);
       const at = v.details && v.details.snapshot_at;
       $("snap-at").textContent = at ? siteTime(at) : "";
       note.value = v.review_note || "";
