@@ -213,6 +213,47 @@ class _Stored:
     used: dict[str, bool]
 
 
+def _check_rewrite(row: Violation, rec: ViolationIn, writer_site: str | None) -> None:
+    """A stored violation may be rewritten only by its own site, and only as the same violation."""
+    if writer_site is not None and row.site != writer_site:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"violation {rec.id} belongs to another site; this API key may not rewrite it"
+        )
+    clash = [k for k in IDENTITY if getattr(row, k) != getattr(rec, k)]
+    if clash:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"violation {rec.id} exists with a different {', '.join(clash)}; ids are unique per violation",
+        )
+
+
+def _merge_evidence(
+    row: Violation, rec: ViolationIn, evidence: dict[str, str | None], staged: dict[str, StagedFile],
+    newer: bool, used: dict[str, bool],
+) -> bool:
+    """Take the record's snapshot and clip paths into the row; whether anything changed (``used``
+    gets the uploads the row now points at)."""
+    changed = False
+    for kind in ("snapshot", "clip"):
+        new_path = evidence[kind]
+        if new_path is None:
+            # a later state without evidence keeps what an earlier one brought, unless it is the
+            # final state saying the evidence failed: then the path announced earlier (no file was
+            # ever uploaded for it) must not be offered as a clip to download
+            failed = rec.state.value == "ended" and "evidence_error" in (rec.details or {})
+            if newer and failed and getattr(row, kind) is not None:
+                setattr(row, kind, None)
+                changed = True
+            continue
+        uploaded = kind in staged
+        if getattr(row, kind) is None or (newer and (uploaded or getattr(row, kind) != new_path)):
+            setattr(row, kind, new_path)
+            changed = True
+            if uploaded:
+                used[staged[kind].relative] = True
+    return changed
+
+
 def _store(
     session: Session, rec: ViolationIn, staged: dict[str, StagedFile], writer_site: str | None = None
 ) -> _Stored:
@@ -242,16 +283,7 @@ def _store(
         return _Stored("created", row, {s.relative: True for s in staged.values()})
 
     row = session.scalars(select(Violation).where(Violation.id == rec.id).with_for_update()).one()
-    if writer_site is not None and row.site != writer_site:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"violation {rec.id} belongs to another site; this API key may not rewrite it"
-        )
-    clash = [k for k in IDENTITY if getattr(row, k) != getattr(rec, k)]
-    if clash:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"violation {rec.id} exists with a different {', '.join(clash)}; ids are unique per violation",
-        )
+    _check_rewrite(row, rec, writer_site)
     used: dict[str, bool] = {}
     incoming, stored = _rank(rec.state.value, rec.duration_s), _rank(row.state, row.duration_s)
     newer = incoming >= stored
@@ -260,23 +292,7 @@ def _store(
         for key, value in values.items():
             setattr(row, key, value)
         changed = True
-    for kind in ("snapshot", "clip"):
-        new_path = evidence[kind]
-        if new_path is None:
-            # a later state without evidence keeps what an earlier one brought, unless it is the
-            # final state saying the evidence failed: then the path announced earlier (no file was
-            # ever uploaded for it) must not be offered as a clip to download
-            failed = rec.state.value == "ended" and "evidence_error" in (rec.details or {})
-            if newer and failed and getattr(row, kind) is not None:
-                setattr(row, kind, None)
-                changed = True
-            continue
-        uploaded = kind in staged
-        if getattr(row, kind) is None or (newer and (uploaded or getattr(row, kind) != new_path)):
-            setattr(row, kind, new_path)
-            changed = True
-            if uploaded:
-                used[staged[kind].relative] = True
+    changed = _merge_evidence(row, rec, evidence, staged, newer, used) or changed
     if not changed:
         return _Stored("unchanged" if newer else "stale", row, used)
     row.updated_at = now

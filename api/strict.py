@@ -132,6 +132,35 @@ async def _refuse(send: Send, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (``BodyTooLarge`` from the size limit below us)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _body_problem(body: bytes, ctype: str | None) -> str | None:
+    """Why a JSON or form body is refused, or None. A body that is not JSON at all is the route's
+    to explain (or to accept, when it came without a content type)."""
+    if not body:
+        return None
+    try:
+        if ctype == "application/x-www-form-urlencoded":
+            check_url_bytes(body, "form")
+        else:
+            loads(body)
+    except StrictInputError as exc:
+        if not exc.malformed:
+            return str(exc)
+    return None
+
+
 class StrictInput:
     """Pure ASGI: checks the path and query string of every request, and JSON and form bodies,
     before routing. Multipart bodies pass through (their JSON parts use :func:`loads`)."""
@@ -153,31 +182,15 @@ class StrictInput:
         if scope["method"] not in BODY_METHODS or ctype not in (*JSON_TYPES, "application/x-www-form-urlencoded"):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
         try:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
+            body = await _read_body(receive)
         except BodyTooLarge as exc:
             await _reject(send, exc.limit)
             return
-        body = b"".join(chunks)
-        if body:
-            try:
-                if ctype == "application/x-www-form-urlencoded":
-                    check_url_bytes(body, "form")
-                else:
-                    loads(body)
-            except StrictInputError as exc:
-                # a body that is not JSON at all is the route's to explain (or to accept, when it
-                # came without a content type)
-                if not exc.malformed:
-                    await _refuse(send, str(exc))
-                    return
+        problem = _body_problem(body, ctype)
+        if problem is not None:
+            await _refuse(send, problem)
+            return
         sent = False
 
         async def replay() -> Message:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,7 @@ from api.ratelimit import BoundedPool, LoginLimiter, PoolBusy, Verdict
 from api.schemas import LoginRequest, TokenPublic, UserPublic
 from api.security import Passwords, create_token
 
+T = TypeVar("T")
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 LOGIN_BODY = {
@@ -89,10 +91,7 @@ async def login(request: Request, response: Response) -> TokenPublic:
                 return verdict, None, None
             return verdict, user.password_hash, user.id
 
-    try:
-        verdict, stored_hash, user_id = await db_work.run(count_attempt)
-    except PoolBusy:
-        raise _busy(metrics) from None
+    verdict, stored_hash, user_id = await _pooled(db_work, metrics, count_attempt)
     if not verdict.allowed:
         metrics.logins.labels("limited").inc()
         raise HTTPException(
@@ -101,10 +100,7 @@ async def login(request: Request, response: Response) -> TokenPublic:
             headers={"Retry-After": str(int(verdict.retry_after_s) + 1)},
         )
     passwords: Passwords = request.app.state.passwords
-    try:
-        ok = await hashing.run(passwords.verify, stored_hash, creds.password)
-    except PoolBusy:
-        raise _busy(metrics) from None
+    ok = await _pooled(hashing, metrics, passwords.verify, stored_hash, creds.password)
 
     def finish() -> tuple[UserPublic, str] | None:
         with db.session() as session:
@@ -127,26 +123,14 @@ async def login(request: Request, response: Response) -> TokenPublic:
             )
             return public, token
 
-    try:
-        checked = await db_work.run(finish)
-    except PoolBusy:
-        raise _busy(metrics) from None
+    checked = await _pooled(db_work, metrics, finish)
     if checked is None:
         metrics.logins.labels("failed").inc()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong username or password", headers={"WWW-Authenticate": "Bearer"}
         )
     if passwords.needs_rehash(stored_hash or ""):
-
-        def rehash(new_hash: str) -> None:
-            with db.session() as session:
-                user = session.get(User, user_id)
-                if user is not None and user.password_hash == stored_hash:
-                    user.password_hash = new_hash
-                    session.commit()
-
-        with contextlib.suppress(PoolBusy):  # the old hash still works; the next login upgrades it
-            await db_work.run(rehash, await hashing.run(passwords.hash, creds.password))
+        await _upgrade_hash(request, user_id, stored_hash, creds.password)
     metrics.logins.labels("ok").inc()
     public, token = checked
     response.set_cookie(
@@ -160,6 +144,32 @@ async def login(request: Request, response: Response) -> TokenPublic:
     )
     response.headers["Cache-Control"] = "no-store"
     return TokenPublic(access_token=token, expires_in=settings.token_ttl_s, user=public)
+
+
+async def _pooled(pool: BoundedPool, metrics: ApiMetrics, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on a bounded pool; a full pool is a 429 (see ``_busy``)."""
+    try:
+        return await pool.run(fn, *args)
+    except PoolBusy:
+        raise _busy(metrics) from None
+
+
+async def _upgrade_hash(request: Request, user_id: int | None, stored_hash: str | None, password: str) -> None:
+    """Store the password under the current hashing parameters, unless someone changed it meanwhile."""
+    db = get_db(request)
+    passwords: Passwords = request.app.state.passwords
+    hashing: BoundedPool = request.app.state.hash_pool
+    db_work: BoundedPool = request.app.state.login_db_pool
+
+    def rehash(new_hash: str) -> None:
+        with db.session() as session:
+            user = session.get(User, user_id)
+            if user is not None and user.password_hash == stored_hash:
+                user.password_hash = new_hash
+                session.commit()
+
+    with contextlib.suppress(PoolBusy):  # the old hash still works; the next login upgrades it
+        await db_work.run(rehash, await hashing.run(passwords.hash, password))
 
 
 def _busy(metrics: ApiMetrics) -> HTTPException:

@@ -310,26 +310,7 @@ def post_pipeline_metrics(
 ) -> Response:
     pipeline.check_site(body.site)
     m: ApiMetrics = request.app.state.metrics
-    labels = (body.site, body.camera)
-    if body.fps is not None:
-        m.camera_fps.labels(*labels).set(body.fps)
-    else:
-        m.camera_fps.labels(*labels).set(body.analysed / body.interval_s)
-    m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
-    for state in CAMERA_STATES:
-        m.camera_status.labels(*labels, state).set(1 if body.status == state else 0)
-    m.camera_frames.labels(*labels).inc(body.frames)
-    m.camera_analysed.labels(*labels).inc(body.analysed)
-    m.camera_dropped.labels(*labels).inc(body.dropped)
-    m.camera_report.labels(*labels).set(time.time())
-    for stage, samples in body.stages.items():
-        hist = m.stage_latency.labels(body.site, body.camera, stage)
-        for s in samples:
-            hist.observe(s)
-    if body.zones:
-        for zone, counts in body.zones.items():
-            for kind in ("persons", "staff", "items"):
-                m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
+    _observe_camera(m, body)
     # the camera list's status and what the zone editor shows: in the database because any
     # replica may serve the pages
     now = utcnow()
@@ -347,6 +328,26 @@ def post_pipeline_metrics(
     if body.outbox_dead is not None:
         m.outbox_dead.labels(body.site).set(body.outbox_dead)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _observe_camera(m: ApiMetrics, body: PipelineMetricsIn) -> None:
+    """A camera's report into the Prometheus series of this replica."""
+    labels = (body.site, body.camera)
+    m.camera_fps.labels(*labels).set(body.fps if body.fps is not None else body.analysed / body.interval_s)
+    m.camera_up.labels(*labels).set(1 if body.status == "up" else 0)
+    for state in CAMERA_STATES:
+        m.camera_status.labels(*labels, state).set(1 if body.status == state else 0)
+    m.camera_frames.labels(*labels).inc(body.frames)
+    m.camera_analysed.labels(*labels).inc(body.analysed)
+    m.camera_dropped.labels(*labels).inc(body.dropped)
+    m.camera_report.labels(*labels).set(time.time())
+    for stage, samples in body.stages.items():
+        hist = m.stage_latency.labels(body.site, body.camera, stage)
+        for s in samples:
+            hist.observe(s)
+    for zone, counts in (body.zones or {}).items():
+        for kind in ("persons", "staff", "items"):
+            m.zone_count.labels(body.site, body.camera, zone, kind).set(getattr(counts, kind))
 
 
 def upsert(session: Session, model: type[CameraReport], key: dict[str, object], values: dict[str, object]) -> None:
