@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.config = config  # its cameras' rules check zones edited in the page
     app.state.db = db
     app.state.metrics = metrics
     app.state.passwords = Passwords(settings)

@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import User
+from api.roles import Role
 from api.security import key_index, verify_token
 from api.settings import Settings
 
@@ -101,12 +102,12 @@ class Pipeline:
 class AuthUser:
     id: int
     username: str
-    role: str
+    role: Role
     site: str | None
     via_cookie: bool
 
     def sees_all_sites(self) -> bool:
-        return self.role != "branch_head"
+        return self.role != Role.branch_head
 
 
 Principal = Pipeline | AuthUser
@@ -159,7 +160,7 @@ def _resolve(request: Request) -> Principal | None:
         user = session.get(User, claims.user_id)
         if user is None or not user.active or user.token_generation != claims.generation:
             raise _unauthorized("invalid or expired token")
-        principal = AuthUser(user.id, user.username, user.role, user.site, via_cookie)
+        principal = AuthUser(user.id, user.username, Role(user.role), user.site, via_cookie)
     if via_cookie and request.method not in SAFE_METHODS and not _same_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
     return principal
@@ -192,7 +193,7 @@ PipelineDep = Annotated[Pipeline, Depends(require_pipeline)]
 OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
 
 
-def require_role(*roles: str) -> Callable[[AuthUser], AuthUser]:
+def require_role(*roles: Role) -> Callable[[AuthUser], AuthUser]:
     """A dependency that admits only the named roles (403 for the others)."""
     allowed = frozenset(roles)
 
@@ -204,7 +205,7 @@ def require_role(*roles: str) -> Callable[[AuthUser], AuthUser]:
     return check
 
 
-def require_user_or_pipeline(*roles: str) -> Callable[[Request], Principal]:
+def require_user_or_pipeline(*roles: Role) -> Callable[[Request], Principal]:
     allowed = frozenset(roles)
 
     def check(request: Request) -> Principal:
@@ -218,15 +219,15 @@ def require_user_or_pipeline(*roles: str) -> Callable[[Request], Principal]:
     return check
 
 
-READERS = ("operator", "branch_head", "engineer", "admin")
-REVIEWERS = ("operator", "branch_head", "admin")
-ZONE_EDITORS = ("engineer", "admin")
-METRICS_READERS = ("engineer", "admin")
+READERS = (Role.operator, Role.branch_head, Role.engineer, Role.admin)
+REVIEWERS = (Role.operator, Role.branch_head, Role.admin)
+ZONE_EDITORS = (Role.engineer, Role.admin)
+METRICS_READERS = (Role.engineer, Role.admin)
 
 Reader = Annotated[AuthUser, Depends(require_role(*READERS))]
 Reviewer = Annotated[AuthUser, Depends(require_role(*REVIEWERS))]
 ZoneEditor = Annotated[AuthUser, Depends(require_role(*ZONE_EDITORS))]
-Admin = Annotated[AuthUser, Depends(require_role("admin"))]
+Admin = Annotated[AuthUser, Depends(require_role(Role.admin))]
 
 
 def scoped_site(user: AuthUser, requested: str | None) -> str | None:

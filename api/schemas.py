@@ -12,13 +12,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from api.evidence import POINTER_SUFFIXES, pointer_ok
+from api.roles import Role
 from api.strict import StrictInputError, check_text, check_value, json_safe
-from vision.config import ID_PATTERN, ZoneConfig
+from vision.config import ID_PATTERN, ZoneConfig, duplicate_zone_names
 from vision.events import Violation as ViolationRecord
 from vision.events import iso_ms
 
-ROLES = ("operator", "branch_head", "engineer", "admin")
-Role = Literal["operator", "branch_head", "engineer", "admin"]
 ReviewStatus = Literal["unreviewed", "acknowledged", "true_positive", "false_positive"]
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "acknowledged", "true_positive", "false_positive")
 IngestResultKind = Literal["created", "updated", "unchanged", "stale"]
@@ -338,8 +337,7 @@ class ZonesUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> ZonesUpdate:
-        names = [z.name for z in self.zones]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = duplicate_zone_names(self.zones)
         if dup:
             raise ValueError(f"zone names must be unique; repeated: {', '.join(dup)}")
         return self

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import Site, User
-from api.schemas import ROLES, USERNAME_PATTERN
+from api.roles import ROLES, Role
+from api.schemas import USERNAME_PATTERN
 from api.security import Passwords
 from api.settings import Settings
 from vision.config import ID_PATTERN
@@ -31,9 +32,9 @@ def check_user(name: str, role: str, site: str | None, password: str) -> None:
         raise UserError(f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'")
     if role not in ROLES:
         raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    if role == "branch_head" and not site:
+    if role == Role.branch_head and not site:
         raise UserError("a branch_head needs --site (the branch they head)")
-    if role != "branch_head" and site:
+    if role != Role.branch_head and site:
         raise UserError(f"only branch_head users belong to a site; a {role} sees every site")
     if site is not None and not re.match(ID_PATTERN, site):
         raise UserError(f"site {site!r} is not a valid site id")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +31,7 @@ from pydantic import (
 )
 
 from vision.errors import ConfigError
+from vision.events import RuleType
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Limits that keep a hostile or mistaken config from tying up the box (docs/CONTRACT.md)
@@ -446,18 +449,57 @@ class CameraOfflineRule(RuleBase):
     when: When = When.always
 
 
-RULE_TYPE_TAGS = (
-    "dual_teller", "unattended_items", "non_staff_in_area", "tailgating", "cash_escort", "intrusion",
-    "camera_tamper", "camera_offline",
-)
+RULE_TYPE_TAGS: tuple[str, ...] = tuple(r.value for r in RuleType)
 # rules about the camera itself: zone "camera", no zone in the config
-CAMERA_RULES = ("camera_tamper", "camera_offline")
+CAMERA_RULES = (RuleType.camera_tamper, RuleType.camera_offline)
+# rules that watch a zone of one kind only
+RULE_ZONE_KIND = {RuleType.unattended_items: ZoneKind.counter, RuleType.tailgating: ZoneKind.door}
 
 RuleConfig = Annotated[
     DualTellerRule | UnattendedItemsRule | NonStaffRule | TailgatingRule | CashEscortRule | IntrusionRule
     | CameraTamperRule | CameraOfflineRule,
     Field(discriminator="type"),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneProblem:
+    """A rule whose zone is missing or of the wrong kind (see ``zone_problems``)."""
+
+    rule: int  # index in the camera's rules
+    key: str  # the rule's key at fault: zone or attended_by
+    message: str
+    pinned: bool = False  # the config names the key's own line (tailgating's kind) rather than the camera
+
+
+def duplicate_zone_names(zones: Sequence[ZoneConfig]) -> list[str]:
+    names = [z.name for z in zones]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
+def zone_problems(rules: Sequence[Any], zones: Sequence[ZoneConfig]) -> list[ZoneProblem]:
+    """The one zone/rule cross-check: each rule's zone exists and is of the kind the rule watches,
+    and ``attended_by`` names a zone. Used by the config file, by a pipeline taking zones edited in
+    the web page (``vision.zone_sync``) and by the API before it saves them."""
+    kinds = {z.name: z.kind for z in zones}
+    listed = ", ".join(kinds) or "none"
+    out: list[ZoneProblem] = []
+    for i, rule in enumerate(rules):
+        if rule.type in CAMERA_RULES:
+            continue
+        if rule.zone not in kinds:
+            out.append(ZoneProblem(i, "zone", f"zone {rule.zone!r} is not among this camera's zones ({listed})"))
+            continue
+        need = RULE_ZONE_KIND.get(rule.type)
+        if need is not None and kinds[rule.zone] != need:
+            out.append(ZoneProblem(i, "zone", f"{rule.type} watches a zone of kind {need.value!r}, "
+                                              f"but {rule.zone!r} is {kinds[rule.zone].value!r}",
+                                   pinned=rule.type == RuleType.tailgating))
+        attended = getattr(rule, "attended_by", None)
+        if attended is not None and attended not in kinds:
+            out.append(ZoneProblem(i, "attended_by", f"attended_by zone {attended!r} is not among "
+                                                     f"this camera's zones ({listed})"))
+    return out
 
 
 # --------------------------------------------------------------------------- evidence and motion
@@ -552,28 +594,15 @@ class CameraConfig(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> CameraConfig:
-        names = [z.name for z in self.zones]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = duplicate_zone_names(self.zones)
         if dup:
             raise ValueError(f"zone names must be unique; repeated: {', '.join(dup)}")
-        kinds = {z.name: z.kind for z in self.zones}
-        for i, rule in enumerate(self.rules):
-            if isinstance(rule, CameraTamperRule | CameraOfflineRule):
-                continue
-            if rule.zone not in kinds:
-                raise ValueError(
-                    f"rules -> {i}: zone {rule.zone!r} is not among this camera's zones ({', '.join(names) or 'none'})"
-                )
-            if isinstance(rule, UnattendedItemsRule):
-                if kinds[rule.zone] != ZoneKind.counter:
-                    raise ValueError(f"rules -> {i}: unattended_items watches a zone of kind 'counter', "
-                                     f"but {rule.zone!r} is {kinds[rule.zone].value!r}")
-                if rule.attended_by is not None and rule.attended_by not in kinds:
-                    raise ValueError(f"rules -> {i}: attended_by zone {rule.attended_by!r} is not among "
-                                     f"this camera's zones ({', '.join(names)})")
-            if isinstance(rule, TailgatingRule) and kinds[rule.zone] != ZoneKind.door:
-                raise ValueError(f"{AT}rules.{i}.zone: tailgating watches a zone of kind 'door', "
-                                 f"but {rule.zone!r} is {kinds[rule.zone].value!r}")
+        problems = zone_problems(self.rules, self.zones)
+        if problems:
+            p = problems[0]
+            # a kind mismatch of tailgating names the rule's own key; the others the camera (as always)
+            where = f"{AT}rules.{p.rule}.{p.key}" if p.pinned else f"rules -> {p.rule}"
+            raise ValueError(f"{where}: {p.message}")
         return self
 
     def zone(self, name: str) -> ZoneConfig:

@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class RuleType(str, enum.Enum):
+class RuleType(enum.StrEnum):
+    """Rule names as records, configs and the API carry them (``str(RuleType.x)`` is the name)."""
+
     dual_teller = "dual_teller"
     unattended_items = "unattended_items"
     non_staff_in_area = "non_staff_in_area"

@@ -19,27 +19,22 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from vision.config import ApiSinkConfig, CameraConfig, TailgatingRule, UnattendedItemsRule, ZoneConfig, ZoneKind
+from vision.config import ApiSinkConfig, CameraConfig, ZoneConfig, duplicate_zone_names, zone_problems
 
 log = logging.getLogger(__name__)
 
 
 def check_against_rules(camera: CameraConfig, zones: list[ZoneConfig]) -> str | None:
-    """Why these zones cannot replace the camera's, or None when every rule still has its zone."""
-    kinds = {z.name: z.kind for z in zones}
-    if len(kinds) != len(zones):
-        return "zone names repeat"
-    for rule in camera.rules:
-        if rule.zone not in kinds:
-            return f"rule {rule.type} needs zone {rule.zone!r}, which the new zones lack"
-        if isinstance(rule, UnattendedItemsRule):
-            if kinds[rule.zone] != ZoneKind.counter:
-                return f"rule unattended_items needs {rule.zone!r} to stay a counter zone"
-            if rule.attended_by is not None and rule.attended_by not in kinds:
-                return f"rule unattended_items needs zone {rule.attended_by!r}, which the new zones lack"
-        if isinstance(rule, TailgatingRule) and kinds[rule.zone] != ZoneKind.door:
-            return f"rule tailgating needs {rule.zone!r} to stay a door zone"
-    return None
+    """Why these zones cannot replace the camera's, or None when every rule still has its zone
+    (the config file's own check, ``vision.config.zone_problems``)."""
+    dup = duplicate_zone_names(zones)
+    if dup:
+        return f"zone names repeat: {', '.join(dup)}"
+    problems = zone_problems(camera.rules, zones)
+    if not problems:
+        return None
+    p = problems[0]
+    return f"rule {p.rule} ({camera.rules[p.rule].type}): {p.message}"
 
 
 class ZonePoller:

@@ -43,7 +43,7 @@ from api.metrics import ApiMetrics
 from api.models import Camera, CameraReport, utcnow
 from api.schemas import CameraPublic, PipelineMetricsIn, ZoneCounts, ZonesPublic, ZonesUpdate
 from api.settings import Settings
-from vision.config import ID_PATTERN
+from vision.config import ID_PATTERN, AppConfig, zone_problems
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 metrics_router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -218,6 +218,7 @@ def put_zones(
             ) from None
         ensure_site(session, site)
         cam = ensure_camera(session, site, camera_id)
+    _check_rules(request, cam, body)
     cam.zones = [z.model_dump(mode="json") for z in body.zones]
     cam.zones_version += 1
     cam.zones_updated_at = utcnow()
@@ -235,6 +236,20 @@ def put_zones(
     session.commit()
     response.headers["ETag"] = zones_etag(cam)
     return _zones_public(session, cam)
+
+
+def _check_rules(request: Request, cam: Camera, body: ZonesUpdate) -> None:
+    """Where the API was started with the site's config, zones that would leave one of the camera's
+    rules without its zone (or with one of the wrong kind) are refused here, with the config's own
+    check, rather than saved and then refused by the pipeline."""
+    config: AppConfig | None = getattr(request.app.state, "config", None)
+    if config is None or config.site.id != cam.site:
+        return
+    camera = next((c for c in config.cameras if c.id == cam.camera_id), None)
+    problems = zone_problems(camera.rules, body.zones) if camera is not None else []
+    if camera is not None and problems:
+        p = problems[0]
+        raise HTTPException(422, f"rule {p.rule} ({camera.rules[p.rule].type}) of {cam.camera_id}: {p.message}")
 
 
 def _frame_path(settings: Settings, cam: Camera) -> FilePath:

@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from api import __version__
 from api.deps import READERS, SESSION_COOKIE, ZONE_EDITORS, AuthUser, get_principal, get_settings
+from api.roles import Role
 from api.web import labels
 from api.web.labels import Label
 
@@ -54,7 +55,7 @@ PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 class Page:
     name: str
     path: str
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     title: Label
 
 
@@ -62,11 +63,11 @@ PAGES = [
     Page("review", "/review", READERS, Label("复核队列", "Review queue")),
     Page("summary", "/summary", READERS, Label("每日汇总", "Daily summary")),
     Page("zones", "/zones", ZONE_EDITORS, Label("区域编辑", "Zone editor")),
-    Page("audit", "/audit", ("admin",), Label("审计日志", "Audit trail")),
+    Page("audit", "/audit", (Role.admin,), Label("审计日志", "Audit trail")),
 ]
 PAGE_BY_NAME = {p.name: p for p in PAGES}
 # where "/" takes each role: the page of their job
-HOME = {"operator": "review", "branch_head": "summary", "engineer": "zones", "admin": "review"}
+HOME = {Role.operator: "review", Role.branch_head: "summary", Role.engineer: "zones", Role.admin: "review"}
 
 
 def _asset_version() -> str:

@@ -91,12 +91,42 @@ def test_poller_picks_up_saved_zones_and_refuses_ones_that_break_rules(server) -
     ("names_kinds", "problem"),
     [
         ([("teller_area", "teller_area"), ("counter_top", "counter")], None),
-        ([("teller_area", "teller_area")], "needs zone 'counter_top'"),
-        ([("teller_area", "teller_area"), ("counter_top", "generic")], "stay a counter zone"),
-        ([("counter_top", "counter")], "needs zone 'teller_area'"),
+        ([("teller_area", "teller_area")], "zone 'counter_top' is not among this camera's zones"),
+        ([("teller_area", "teller_area"), ("counter_top", "generic")],
+         "unattended_items watches a zone of kind 'counter', but 'counter_top' is 'generic'"),
+        ([("counter_top", "counter")], "zone 'teller_area' is not among this camera's zones"),
     ],
 )
 def test_check_against_rules(names_kinds, problem) -> None:
     zones = [ZoneConfig(name=n, kind=k, polygon=[(0, 0), (1, 0), (1, 1)]) for n, k in names_kinds]
     result = check_against_rules(app_config().cameras[0], zones)
     assert result is None if problem is None else problem in (result or "")
+
+
+def test_api_with_the_config_refuses_zones_its_rules_cannot_run_on(tmp_path) -> None:
+    """`serve --config`: the API knows the cameras' rules and runs the same check before saving."""
+    from fastapi.testclient import TestClient
+
+    settings = Settings(env="dev", data_dir=tmp_path, ingest_keys=KEY, argon2_time_cost=1, argon2_memory_kib=64,
+                        argon2_parallelism=1)
+    app = create_app(settings, app_config())
+    with app.state.db.session() as session:
+        create_user(session, Passwords(settings), "eng", "engineer", None, "engineer-pass")
+    teller = {"name": "teller_area", "kind": "teller_area", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}
+    counter = {"name": "counter_top", "kind": "counter", "polygon": [[0, 0.3], [1, 0.3], [1, 0.5], [0, 0.5]]}
+    with TestClient(app) as c:
+        token = c.post("/api/v1/auth/login", json={"username": "eng", "password": "engineer-pass"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+
+        def put(zones: list[dict]) -> tuple[int, str]:
+            r = c.put("/api/v1/cameras/counter-1/zones", params={"site": "branch-1"}, json={"zones": zones},
+                      headers=headers)
+            return r.status_code, r.text
+
+        code, text = put([teller])
+        assert code == 422 and "rule 1 (unattended_items) of counter-1: zone 'counter_top' is not among" in text
+        code, text = put([teller, {**counter, "kind": "generic"}])
+        assert code == 422 and "watches a zone of kind 'counter', but 'counter_top' is 'generic'" in text
+        assert put([teller, counter])[0] == 200
+        assert c.get("/api/v1/cameras/counter-1/zones", params={"site": "branch-1"},
+                     headers=headers).json()["version"] == 2  # 1: the config's own, 2: the save above

@@ -17,6 +17,7 @@ import supervision as sv
 from PIL import Image, ImageDraw
 
 from vision.config import CameraConfig, ZoneKind
+from vision.events import RuleType
 from vision.evidence.fonts import FontSet, default_fonts
 from vision.observations import Observation
 from vision.zones import anchor_for, anchor_positions
@@ -224,11 +225,11 @@ def rule_label(focus: Focus, counts: dict[str, ZoneCount], cjk: bool) -> tuple[s
     """The big line and the small line of the banner, e.g. ("双人临柜 在岗 1/2", "Dual teller: 1/2 staff")."""
     zh, en = RULE_WORDS.get(focus.rule, (focus.rule, focus.rule.replace("_", " ")))
     seconds = f"{max(focus.elapsed_s, 0.0):.0f} s"
-    if focus.rule == "dual_teller":
+    if focus.rule == RuleType.dual_teller:
         have = counts.get(focus.zone, ZoneCount()).staff
         need = focus.min_staff if focus.min_staff is not None else 2
         big_zh, big_en = f"{zh} 在岗 {have}/{need}", f"{en}: {have}/{need} staff"
-    elif focus.rule == "non_staff_in_area":
+    elif focus.rule == RuleType.non_staff_in_area:
         big_zh, big_en = f"{zh} {seconds}", f"{en} {seconds}"
     else:
         big_zh, big_en = f"{zh} {seconds}", f"{en} {seconds}"
@@ -343,7 +344,7 @@ class Renderer:
         seats: list[str] = []
         if focus.attended_by:
             seats.append(focus.attended_by)
-        elif focus.rule == "dual_teller":
+        elif focus.rule == RuleType.dual_teller:
             outer = polys.get(focus.zone)
             for z in overlay.zones:
                 poly = polys.get(z.name)
@@ -373,10 +374,10 @@ class Renderer:
         roles = _roles(persons)
         # red means alarm: non-staff are red (and labelled) in clips about intruders, or where no
         # violation is in focus; in a dual-teller or cash clip a customer in the hall is just a person
-        intruders = focus is None or focus.rule == "non_staff_in_area"
+        intruders = focus is None or focus.rule == RuleType.non_staff_in_area
         colors = {_STAFF: STAFF_COLOR.as_bgr(), _NON_STAFF: ALARM if intruders else CUSTOMER,
                   _UNDECIDED: UNDECIDED_COLOR.as_bgr()}
-        big = focus is not None and focus.rule == "non_staff_in_area" and focus.phase == "active"
+        big = focus is not None and focus.rule == RuleType.non_staff_in_area and focus.phase == "active"
         word = NON_STAFF_WORDS[0] if self.fonts.cjk else NON_STAFF_WORDS[1]
         for i, box in enumerate(np.asarray(persons.xyxy)):
             x0, y0, x1, y1 = (int(round(float(v))) for v in box)
