@@ -199,7 +199,7 @@ def require_role(*roles: Role) -> Callable[[AuthUser], AuthUser]:
 
     def check(user: CurrentUser) -> AuthUser:
         if user.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role.value!r} may not do this")
         return user
 
     return check
@@ -213,7 +213,7 @@ def require_user_or_pipeline(*roles: Role) -> Callable[[Request], Principal]:
         if principal is None:
             raise _unauthorized()
         if isinstance(principal, AuthUser) and principal.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not do this")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value!r} may not do this")
         return principal
 
     return check

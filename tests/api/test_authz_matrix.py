@@ -202,3 +202,11 @@ def test_matrix(client: TestClient, users: Any, world: dict[str, str], route: Ro
             assert len(listed) >= 1
     if r.status_code == 200 and route.name == "summary-csv" and who == "bh_other":
         assert r.text.count("\n") == 1, "branch head of site-b got site-a rows in the CSV"
+
+
+def test_a_refused_role_is_named_by_its_value(client: TestClient, users: Any) -> None:
+    """Roles are an enum inside the API; messages, JSON and the database carry the plain value."""
+    r = client.get("/api/v1/users", headers=users.headers("operator"))
+    assert r.status_code == 403 and r.json()["detail"] == "role 'operator' may not do this"
+    me = client.get("/api/v1/auth/me", headers=users.headers("bh_a")).json()
+    assert me["role"] == "branch_head" and type(me["role"]) is str
