@@ -154,3 +154,27 @@ def test_check_file_by_hash_then_name(tmp_path: Path) -> None:
     other = tmp_path / "other.bin"
     other.write_bytes(b"not the graph")
     assert check_file(other, manifest).status is Status.unknown
+
+
+def test_the_readme_table_shows_the_manifests_files_and_hashes() -> None:
+    readme = (MANIFEST.parent / "README.md").read_text(encoding="utf-8")
+    for m in load_manifest().models:
+        assert f"(`{m.id}`)" in readme, m.id
+        for f in m.files:
+            assert f"`{f.name}` ({f.bytes:,} B)" in readme and f"`{f.sha256}`" in readme, f.name
+
+
+def test_no_model_file_is_kept_in_the_repository() -> None:
+    """The manifest vouches for files; the weights themselves stay out of git (DESIGN: no third-party weights)."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, timeout=60)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    manifest = load_manifest()
+    known, names = manifest.by_sha256(), manifest.by_name()
+    for name in tracked.stdout.decode().split("\0"):
+        path = ROOT / name
+        if not name or not path.is_file():
+            continue
+        assert path.name not in names, f"{name} is a model file; keep it out of the repository"
+        if path.stat().st_size > 100_000:
+            assert check_file(path, manifest).sha256 not in known, f"{name} is a manifest model"
