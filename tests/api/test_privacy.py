@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import av
@@ -19,10 +18,11 @@ from fastapi.testclient import TestClient
 
 from api.privacy import FaceFinder, KeepZone, in_keep_zone
 from tests.api.helpers import INGEST_KEY, record
+from tests.conftest import SHARED
 from vision.evidence.mp4 import ClipWriter
 
-FOOTAGE = Path(__file__).resolve().parents[3] / "shared" / "footage" / "classroom.gif"
-pytestmark = pytest.mark.skipif(not FOOTAGE.exists(), reason="needs ../shared/footage/classroom.gif")
+FOOTAGE = SHARED / "footage" / "classroom.gif"
+pytestmark = pytest.mark.skipif(not FOOTAGE.is_file(), reason=f"{FOOTAGE} is absent (real footage lives in ../shared)")
 KEY = {"X-API-Key": INGEST_KEY}
 FRAMES = 8
 
