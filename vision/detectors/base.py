@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -69,6 +69,7 @@ class DetectTimes:
         return DetectTimes(self.preprocess / n, self.detect / n) if n > 0 else self
 
 
+@runtime_checkable
 class FrameDetector(Protocol):
     """What the pipeline and the runner need of a detector: every backend (``Detector``), the
     shared and batching fronts (``vision.batching``) and the test doubles."""
