@@ -20,10 +20,10 @@ demo: setup
 	TELLERWATCH_DATA_DIR=$(DATA) $(BIN)/tellerwatch demo --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check vision api tests benchmarks
+	$(BIN)/ruff check vision api tellerwatch tests benchmarks sample_videos
 
 typecheck: setup
-	$(BIN)/mypy vision api
+	$(BIN)/mypy vision api tellerwatch
 
 pytest: setup
 	$(BIN)/python -m pytest -q -rs

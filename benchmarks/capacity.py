@@ -36,7 +36,7 @@ def run_bench(config: dict, copies: int, gating: bool, max_seconds: float, tmp: 
     cfg_path = tmp / "bench.yaml"
     cfg_path.write_text(yaml.safe_dump(config, allow_unicode=True))
     out = tmp / "bench.json"
-    cmd = [sys.executable, "-m", "vision", "bench", str(cfg_path), "--json", str(out), "--cameras", str(copies),
+    cmd = [sys.executable, "-m", "tellerwatch", "bench", str(cfg_path), "--json", str(out), "--cameras", str(copies),
            "--no-clips", "--max-seconds", str(max_seconds)]
     if not gating:
         cmd.append("--no-motion-gating")

@@ -115,7 +115,7 @@ def replicas(count: int, env: dict[str, str], log_dir: Path) -> Any:
         log = (log_dir / f"replica-{i}.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "tellerwatch", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -491,7 +491,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         }
         with replicas(args.replicas, env, Path(tmp)) as (urls, procs):
             add = subprocess.run(
-                [sys.executable, "-m", "vision", "users", "add", "op", "--role", "operator", "--password-stdin"],
+                [sys.executable, "-m", "tellerwatch", "users", "add", "op", "--role", "operator", "--password-stdin"],
                 input=PASSWORD + "\n",
                 text=True,
                 capture_output=True,

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         tmpd = Path(tmp)
         env = dict(os.environ, TELLERWATCH_DATA_DIR=str(tmpd / "data"))
         ours_events, peer_events = tmpd / "ours.jsonl", tmpd / "peer.jsonl"
-        ours_wall, ours_cpu = timed([sys.executable, "-m", "vision", "run", str(args.config), "--no-clips",
+        ours_wall, ours_cpu = timed([sys.executable, "-m", "tellerwatch", "run", str(args.config), "--no-clips",
                                      "--quiet", "--events-jsonl", str(ours_events)], env)
         peer_wall, peer_cpu = timed([sys.executable, str(Path(__file__).resolve()), str(args.config),
                                      "--peer-only", str(peer_events)], env)

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     api_log = (work / "serve.log").open("wb")
     run_log = (work / "run.log").open("wb")
-    api = subprocess.Popen([sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    api = subprocess.Popen([sys.executable, "-m", "tellerwatch", "serve", "--host", "127.0.0.1", "--port", str(port)],
                            env=api_env, cwd=work, stdout=api_log, stderr=subprocess.STDOUT)
     pipe: subprocess.Popen[bytes] | None = None
     samples: list[dict[str, Any]] = []
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             if api.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"serve did not start; see {work / 'serve.log'}")
             time.sleep(0.2)
-        pipe = subprocess.Popen([sys.executable, "-m", "vision", "run", str(cfg), "--events-jsonl", str(events),
+        pipe = subprocess.Popen([sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(events),
                                  "--quiet"], env=pipe_env, cwd=work, stdout=run_log, stderr=subprocess.STDOUT)
         t0 = time.monotonic()
         end = t0 + args.minutes * 60

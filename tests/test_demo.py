@@ -24,7 +24,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 def test_demo_serves_each_rule(tmp_path: Path) -> None:
     port = free_port()
     env = dict(os.environ, TELLERWATCH_DATA_DIR=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-m", "vision", "demo", "--port", str(port)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tellerwatch", "demo", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     try:
@@ -78,7 +78,7 @@ def check_logins(c: httpx.Client, printed: str, items: list[dict[str, Any]], env
     # users add, run as an administrator would with only the data folder set, reaches the same database
     add_env = {k: v for k, v in env.items() if not k.startswith("TELLERWATCH_")}
     add_env["TELLERWATCH_DATA_DIR"] = env["TELLERWATCH_DATA_DIR"]
-    cmd = [sys.executable, "-m", "vision", "users", "add", "wang", "--role", "branch_head", "--password-stdin"]
+    cmd = [sys.executable, "-m", "tellerwatch", "users", "add", "wang", "--role", "branch_head", "--password-stdin"]
     bad = subprocess.run([*cmd, "--site", "nowhere"], input="wang's password\n", capture_output=True, text=True,
                          cwd=cwd, env=add_env, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: unknown site 'nowhere'; known sites: {site}"

@@ -32,7 +32,7 @@ def run_eval(config: Path, tmp_path: Path, *extra: str) -> dict:
     out = tmp_path / "score.json"
     env = dict(os.environ, TELLERWATCH_DATA_DIR=str(tmp_path / "data"))
     r = subprocess.run(
-        [sys.executable, "-m", "vision", "eval", str(config), str(config.with_suffix(".json")), "--json", str(out),
+        [sys.executable, "-m", "tellerwatch", "eval", str(config), str(config.with_suffix(".json")), "--json", str(out),
          *extra],
         capture_output=True, text=True, env=env, timeout=600,
     )

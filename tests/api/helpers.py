@@ -154,7 +154,7 @@ def serve_replicas(
     ports = [free_port() for _ in range(count)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "tellerwatch", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=root, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         for port in ports
@@ -177,7 +177,7 @@ def serve_replicas(
                 time.sleep(0.1)
         for name, role, password in users:
             add = subprocess.run(
-                [sys.executable, "-m", "vision", "users", "add", name, "--role", role, "--password-stdin"],
+                [sys.executable, "-m", "tellerwatch", "users", "add", name, "--role", role, "--password-stdin"],
                 input=password + "\n", text=True, capture_output=True, cwd=root, env=full_env, timeout=120,
             )
             if add.returncode != 0:

@@ -227,7 +227,7 @@ def test_users_add_finds_the_serve_database_without_dev_mode(
 def test_users_add_unknown_site_is_one_line_exit_2(cli_env: Path) -> None:
     register_site("branch-012")
     run = subprocess.run(
-        [sys.executable, "-m", "vision", "users", "add", "li", "--role", "branch_head", "--site", "branch-12",
+        [sys.executable, "-m", "tellerwatch", "users", "add", "li", "--role", "branch_head", "--site", "branch-12",
          "--password-stdin"],
         input="a good password\n", capture_output=True, text=True, timeout=120, env=dict(os.environ),
     )

@@ -51,7 +51,7 @@ def api(tmp_path: Path) -> Iterator[FastAPI]:
 
 def tellerwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TELLERWATCH_")}
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=ROOT, env={**clean, **(env or {})},
+    return subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=ROOT, env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=120)
 
 

@@ -136,7 +136,7 @@ class ApiProcess:
     def start(self, timeout: float = 60.0) -> ApiProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "tellerwatch", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,

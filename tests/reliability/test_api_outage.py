@@ -121,7 +121,7 @@ def test_api_and_pipeline_sigkilled_every_violation_arrives_once(
 
     def pipeline(n: int, media_s: int) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "vision", "run", str(cfg), "--events-jsonl", str(tmp_path / f"run{n}.jsonl"),
+            [sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(tmp_path / f"run{n}.jsonl"),
              "--max-seconds", str(media_s), "--quiet"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )

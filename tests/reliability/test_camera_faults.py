@@ -192,7 +192,7 @@ def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=cwd, env=full_env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -250,7 +250,7 @@ def test_ctrl_c_waits_for_every_camera_to_close(tmp_path: Path, footage: Any) ->
         camera_yaml(f"cam-{i}", str(clip), "loop: true", FILE_RULES) for i in range(1, 2)), encoding="utf-8")
     events = tmp_path / "events.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vision", "run", str(cfg), "--events-jsonl", str(events), "--quiet"],
+        [sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(events), "--quiet"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "TELLERWATCH_DATA_DIR": str(tmp_path / "data")},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -79,7 +79,7 @@ def test_sigkilled_run_leaves_nothing_open(tmp_path: Path, footage: Any) -> None
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TELLERWATCH_DATA_DIR": str(data), KEY_ENV: INGEST_KEY}
 
     def pipeline(*extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "vision", "run", str(cfg), "--quiet", *extra],
+        return subprocess.Popen([sys.executable, "-m", "tellerwatch", "run", str(cfg), "--quiet", *extra],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     try:

@@ -43,8 +43,8 @@ def tellerwatch(args: list[str], data: Path, cwd: Path) -> subprocess.CompletedP
            "TELLERWATCH_INGEST_KEYS": "k" * 20}
     env.pop("TELLERWATCH_DATABASE_URL", None)
     env.pop("TELLERWATCH_EVIDENCE_DIR", None)
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def fill(path: Path) -> None:

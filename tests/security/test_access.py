@@ -242,9 +242,9 @@ def test_secrets_never_reach_the_logs(tmp_path: Path, footage: Any, db_url: tupl
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     logs: list[str] = []
     try:
-        add = subprocess.run([sys.executable, "-m", "vision", "users", "add", "op-" + uuid.uuid4().hex[:6], "--role",
-                              "operator", "--password-stdin"], input=password + "\n", capture_output=True, text=True,
-                             env=full_env, cwd=ROOT, timeout=120)
+        add = subprocess.run([sys.executable, "-m", "tellerwatch", "users", "add", "op-" + uuid.uuid4().hex[:6],
+                              "--role", "operator", "--password-stdin"], input=password + "\n", capture_output=True,
+                             text=True, env=full_env, cwd=ROOT, timeout=120)
         logs += [add.stdout, add.stderr]
         assert add.returncode == 0, add.stderr
         username = add.stdout.split("'")[1]
@@ -323,7 +323,7 @@ cameras:
     analysis_fps: 2
 """, encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vision", "run", str(cfg), "--no-clips"],
+        [sys.executable, "-m", "tellerwatch", "run", str(cfg), "--no-clips"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**env, "TELLERWATCH_DATA_DIR": str(tmp_path / "pipe"), "TW_LOG_KEY": ingest_key,
              "TW_MQTT_PW": mqtt_password},
@@ -359,7 +359,7 @@ cameras:
 def test_serve_outside_dev_needs_a_secret_key(tmp_path: Path, env: dict[str, str], needle: str) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TELLERWATCH_")}
     r = subprocess.run(
-        [sys.executable, "-m", "vision", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "tellerwatch", "serve", "--port", str(free_port())],
         env={**base, "PYTHONPATH": str(ROOT), "TELLERWATCH_DATA_DIR": str(tmp_path / "d"), **env},
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )

@@ -42,13 +42,13 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         if name:
             env["TELLERWATCH_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{name}"
         add = subprocess.run(
-            [sys.executable, "-m", "vision", "users", "add", "alice", "--role", "operator", "--password-stdin"],
+            [sys.executable, "-m", "tellerwatch", "users", "add", "alice", "--role", "operator", "--password-stdin"],
             input=PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT, env=env, timeout=120,
         )
         assert add.returncode == 0, add.stderr
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vision", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "tellerwatch", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         url = f"http://127.0.0.1:{port}"

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def tellerwatch(*args: str, cwd: Path, data: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, TELLERWATCH_DATA_DIR=str(data or cwd / "data"))
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def config(tmp_path: Path, source: Path, detector: str = "type: ssd-mobilenet", zones: str = "", rules: str = "",

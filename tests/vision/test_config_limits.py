@@ -91,7 +91,7 @@ def test_file_over_1_mb_is_refused_unread(tmp_path: Path) -> None:
 def run_cli(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     env = dict(os.environ, TELLERWATCH_DATA_DIR=str(cwd / "data"), PYTHONPATH=str(ROOT))
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "vision", *args], cwd=cwd, env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=120)
     return r, time.perf_counter() - t0
 

@@ -71,7 +71,7 @@ def stored(app: FastAPI) -> dict[str, ViolationRow]:
 
 def tellerwatch(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TELLERWATCH_DATA_DIR=str(data))
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tellerwatch", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -314,7 +314,7 @@ def demo(
 ) -> None:
     """Offline demo: run the sample scenes, serve the pages (logins demo, demo-operator, demo-branch,
     demo-engineer; password demo)."""
-    from vision.demo import demo as run_demo
+    from tellerwatch.demo import demo as run_demo
 
     try:
         run_demo(host, port, serve_forever=not exit_when_done, say=lambda s: out.print(s, markup=False))

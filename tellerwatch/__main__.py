@@ -1,0 +1,3 @@
+from tellerwatch.cli import main
+
+main()

@@ -1,3 +1,0 @@
-from vision.cli import main
-
-main()
