@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import supervision as sv
+
 from vision.config import TailgatingRule as TailgatingConfig
 from vision.events import RuleType, iso_ms
 from vision.observations import Observation
@@ -41,11 +44,7 @@ def _cover(a: Box, b: Box) -> float:
 
 
 def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(sv.box_iou_batch(np.asarray([a], dtype=np.float64), np.asarray([b], dtype=np.float64))[0, 0])
 
 
 @dataclass(frozen=True, slots=True)
