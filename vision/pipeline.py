@@ -1,4 +1,11 @@
-"""One camera's analysis path: detect -> track -> zones and staff -> counter items -> rules -> evidence.
+"""One camera's analysis path: detect -> track -> zones -> staff -> counter items -> rules -> evidence.
+
+The frame's record is ``sv.Detections``: the detector's boxes, split into persons and other
+classes; each person stage takes the frame and the persons and returns them with its column
+(``tracker_id``, ``data["zones"]``, ``data["is_staff"]``); the counter items are their own
+Detections. ``vision.observations.observe`` turns them into the rules' ``Observation``, and the
+overlay draws the same Detections. Every stage is timed on its own (``StageTimes``), the
+detector's preprocessing and inference from the times it returns with its boxes.
 
 ``CameraPipeline.process`` takes one analysed frame and returns a typed ``FrameResult``; it owns
 no threads and does no I/O besides handing frames to the evidence recorder, so it can be driven
@@ -25,7 +32,7 @@ from vision.evidence.overlay import ZoneCount as OverlayCount
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
 from vision.motion import MotionGate
-from vision.observations import IS_STAFF, ZONES, FrameInfo, Observation, column, items_as_detections, observe
+from vision.observations import IS_STAFF, ZONES, FrameInfo, Observation, items_as_detections, observe
 from vision.rules import RuleEngine
 from vision.staff import build_staff_identifier
 from vision.tamper import TamperWatch, load_reference
@@ -168,8 +175,7 @@ class CameraPipeline:
 
     def _zones_stage(self, frame: Frame, persons: sv.Detections) -> sv.Detections:
         assert self._zones is not None
-        persons.data[ZONES] = column(self._zones.memberships(persons))
-        return persons
+        return self._zones.annotate(persons)
 
     def _staff_stage(self, frame: Frame, persons: sv.Detections) -> sv.Detections:
         return self.staff(frame.image, persons, frame.t)
@@ -283,8 +289,7 @@ class CameraPipeline:
             return sv.Detections.empty()
         objects = items[np.asarray([str(n) in carried for n in names], dtype=bool)]
         assert isinstance(objects, sv.Detections)
-        objects.data[ZONES] = column(zones.memberships(objects))
-        return objects
+        return zones.annotate(objects)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)
