@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from tests.vision.test_warmup import T0, frames, pipeline
+from tests.vision.test_warmup import T0, TwoPeople, frames, pipeline
 from vision.batching import BatchingDetector, SharedDetector
-from vision.config import DetectorConfig, ZoneKind
+from vision.config import DetectorConfig, ZoneKind, parse_config
 from vision.detectors.base import Detector, DetectTimes, FrameDetector
 from vision.observations import (
     IS_STAFF,
@@ -22,8 +23,10 @@ from vision.observations import (
     column,
     item_obs,
     items_as_detections,
+    object_obs,
     observe,
 )
+from vision.pipeline import CameraPipeline
 
 
 def persons(ids: list[int], zones: list[frozenset[str]], staff: list[bool | None]) -> sv.Detections:
@@ -128,3 +131,25 @@ def test_shared_fronts_are_detectors_and_return_each_callers_own_timings() -> No
         assert round(float(dets.confidence[0]) * 255) == 51 and spent == DetectTimes(0.0, 1.0)
     finally:
         batching.close()
+
+
+def test_objects_a_rule_watches_keep_their_class_and_zones(tmp_path: Path) -> None:
+    cfg = parse_config(textwrap.dedent("""\
+        site: {id: b1, timezone: Asia/Shanghai}
+        cameras:
+          - id: cam
+            source: rtsp://127.0.0.1/cam
+            zones:
+              - {name: desk, kind: teller_area, polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
+              - {name: hall, kind: customer_area, polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]}
+            rules: [{type: cash_escort, zone: desk, item_classes: [suitcase]}]
+        """), base_dir=tmp_path)
+    p = CameraPipeline(cfg, cfg.cameras[0], TwoPeople(), data_dir=tmp_path, clips=False)  # type: ignore[arg-type]
+    f = frames(0, 1)[0]
+    zones = p._ensure_zones(f)
+    boxes = sv.Detections(xyxy=np.array([[10, 10, 50, 170], [200, 100, 240, 170]], np.float32),
+                          confidence=np.array([0.6, 0.7], np.float32), class_id=np.array([28, 39]),
+                          data={"class_name": np.array(["suitcase", "bottle"])})
+    got = object_obs(p._objects(zones, boxes))
+    assert [(o.label, o.zones) for o in got] == [("suitcase", frozenset({"desk"}))]
+    assert got[0].xyxy == (10.0, 10.0, 50.0, 170.0) and abs(got[0].confidence - 0.6) < 1e-6
