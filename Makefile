@@ -20,6 +20,7 @@ demo: setup
 	TELLERWATCH_DATA_DIR=$(DATA) $(BIN)/tellerwatch demo --port $(PORT)
 
 lint: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check vision api tellerwatch tests benchmarks sample_videos
 
 typecheck: setup

@@ -404,7 +404,7 @@ def parse_detector(spec: str) -> tuple[str, str, Path | None]:
     return name, kind, path
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", action="append", help="TYPE or TYPE=MODEL_PATH (repeat); default ssd-mobilenet")
     ap.add_argument("--confidence", type=float, nargs="+", default=list(DEFAULT_CONFIDENCES))
@@ -421,8 +421,106 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_pr.png")
     ap.add_argument("--note", default="busy: other work shared the two cores")
-    args = ap.parse_args(argv)
+    return ap
 
+
+Case = tuple[str, Path, Path]
+
+
+def sweep_points(confidences: list[float], low: float, off_at: list[float] | None) -> list[tuple[float, float]]:
+    """(confidence, low_confidence) per sweep point: with the second association at ``low`` where it
+    is below the confidence, and off (low = confidence) where ``off_at`` allows or it is not below."""
+    points = []
+    for conf in confidences:
+        off = off_at is None or any(abs(conf - c) < 1e-9 for c in off_at)
+        for lo in ([low] if low < conf else []) + ([conf] if off or low >= conf else []):
+            points.append((conf, lo))
+    return points
+
+
+def per_case_rows(per_case: dict[str, Tally]) -> dict[str, Any]:
+    """The scenes' and (where any ran) the footage cases' summed tallies, and every rule miss."""
+    row: dict[str, Any] = {
+        "scenes": sum_tallies([v for k, v in per_case.items() if k.startswith("scene:")]).to_json()}
+    footage_cases = [v for k, v in per_case.items() if k.startswith("case:")]
+    if footage_cases:
+        row["cases"] = sum_tallies(footage_cases).to_json()
+    row["rule_errors"] = [f"{k}: {m}" for k, v in per_case.items() for m in v.misses]
+    return row
+
+
+def sweep_row(det: Any, cfg: DetectorConfig, counts: dict[float, dict[str, Tally]], cases: list[Case],
+              tmp: Path) -> dict[str, Any]:
+    conf, low = cfg.confidence, cfg.low_confidence
+    per_case: dict[str, Any] = {}
+    worst = 0.0
+    for case, config, truth in cases:
+        tally, err = rule_outcome(load_case(config, cfg), truth, det, tmp / "data")
+        per_case[case] = tally
+        worst = max(worst, err)
+    row: dict[str, Any] = {"confidence": conf, "low_confidence": low}
+    if conf in counts and counts[conf]:
+        row["counts"] = sum_tallies(list(counts[conf].values())).to_json()
+        row["counts_per_clip"] = {k: v.to_json() for k, v in counts[conf].items()}
+    tallies = per_case_rows(per_case)
+    row["scenes"] = tallies["scenes"]
+    if "cases" in tallies:
+        row["cases"] = tallies["cases"]
+    row["max_timing_error_s"] = round(worst, 2)
+    row["rule_errors"] = tallies["rule_errors"]
+    return row
+
+
+def run_detector(spec: tuple[str, str, Path | None], args: argparse.Namespace, confidences: list[float],
+                 labels: list[Any], cases: list[Case], tmp: Path) -> tuple[dict[str, Any], CachedDetector]:
+    """One detector's sweep: its result entry and its cached detector (for the anchor / ROI runs)."""
+    name, kind, model = spec
+    t0 = time.perf_counter()
+    floor = min([*confidences, args.low])
+    inner_cfg = DetectorConfig(type=kind, model=model, confidence=floor, low_confidence=floor)
+    base = CachedDetector(build_detector(inner_cfg), {})
+    counts = person_counts(base, labels, confidences) if labels else {}
+    sweep = []
+    for conf, low in sweep_points(confidences, args.low, args.off_at):
+        cfg = DetectorConfig(type=kind, model=model, confidence=conf, low_confidence=low)
+        row = sweep_row(base.with_thresholds(conf, low), cfg, counts, cases, tmp)
+        sweep.append(row)
+        print(f"{name} conf {conf:.2f} low {low:.2f}: scenes {row['scenes']['precision']:.2f}/"
+              f"{row['scenes']['recall']:.2f} cases "
+              f"{row.get('cases', {}).get('precision', '-')}/{row.get('cases', {}).get('recall', '-')}"
+              f" {row['rule_errors'][:3]}", file=sys.stderr, flush=True)
+    entry = {
+        "name": name, "type": kind, "model": str(model) if model else None, "has_low": True,
+        "inference_calls": base.calls, "inference_s": round(base.infer_s, 1),
+        "ms_per_frame": round(1000 * base.infer_s / max(1, base.calls), 1),
+        "wall_s": round(time.perf_counter() - t0, 1), "sweep": sweep,
+    }
+    return entry, base
+
+
+def anchor_rows(name: str, base: CachedDetector, cfg: DetectorConfig, cases: list[Case], tmp: Path
+                ) -> dict[str, Any]:
+    """Rule outcomes with each zone anchor on the seated and on the floor zone kinds."""
+    det = base.with_thresholds(cfg.confidence, cfg.low_confidence)
+    rows = []
+    for kinds in (SEATED_KINDS, FLOOR_KINDS):
+        for anchor in ANCHORS:
+            per_case = {}
+            for case, config, truth in cases:
+                app = with_anchor(load_case(config, cfg), kinds, anchor)
+                per_case[case], _ = rule_outcome(app, truth, det, tmp / "data")
+            tallies = per_case_rows(per_case)
+            row = {"kinds": list(kinds), "anchor": anchor, "scenes": tallies["scenes"],
+                   "rule_errors": tallies["rule_errors"]}
+            if "cases" in tallies:
+                row["cases"] = tallies["cases"]
+            rows.append(row)
+            print(f"anchor {anchor} on {kinds}: {row['rule_errors'][:4]}", file=sys.stderr, flush=True)
+    return {"detector": name, "confidence": cfg.confidence, "low_confidence": cfg.low_confidence, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.merge:
         return write(merge([json.loads(p.read_text()) for p in args.merge]), args.out, args.plot)
     have_shared = (SHARED / "footage").is_dir()
@@ -452,66 +550,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"skipping {name}: model file {model} is absent", file=sys.stderr)
                 result.setdefault("skipped", []).append(f"{name}: {model} is absent")
                 continue
-            t0 = time.perf_counter()
-            floor = min([*confidences, args.low])
-            inner_cfg = DetectorConfig(type=kind, model=model, confidence=floor, low_confidence=floor)
-            base = CachedDetector(build_detector(inner_cfg), {})
-            counts = person_counts(base, labels, confidences) if labels else {}
-            sweep = []
-            for conf in confidences:
-                off = args.off_at is None or any(abs(conf - c) < 1e-9 for c in args.off_at)
-                for low in ([args.low] if args.low < conf else []) + ([conf] if off or args.low >= conf else []):
-                    det = base.with_thresholds(conf, low)
-                    cfg = DetectorConfig(type=kind, model=model, confidence=conf, low_confidence=low)
-                    per_case: dict[str, Any] = {}
-                    worst = 0.0
-                    for case, config, truth in cases:
-                        tally, err = rule_outcome(load_case(config, cfg), truth, det, tmp / "data")
-                        per_case[case] = tally
-                        worst = max(worst, err)
-                    row: dict[str, Any] = {"confidence": conf, "low_confidence": low}
-                    if conf in counts and counts[conf]:
-                        row["counts"] = sum_tallies(list(counts[conf].values())).to_json()
-                        row["counts_per_clip"] = {k: v.to_json() for k, v in counts[conf].items()}
-                    row["scenes"] = sum_tallies([v for k, v in per_case.items() if k.startswith("scene:")]).to_json()
-                    footage_cases = [v for k, v in per_case.items() if k.startswith("case:")]
-                    if footage_cases:
-                        row["cases"] = sum_tallies(footage_cases).to_json()
-                    row["max_timing_error_s"] = round(worst, 2)
-                    row["rule_errors"] = [f"{k}: {m}" for k, v in per_case.items() for m in v.misses]
-                    sweep.append(row)
-                    print(f"{name} conf {conf:.2f} low {low:.2f}: scenes {row['scenes']['precision']:.2f}/"
-                          f"{row['scenes']['recall']:.2f} cases "
-                          f"{row.get('cases', {}).get('precision', '-')}/{row.get('cases', {}).get('recall', '-')}"
-                          f" {row['rule_errors'][:3]}", file=sys.stderr, flush=True)
-            result["detectors"].append({
-                "name": name, "type": kind, "model": str(model) if model else None, "has_low": True,
-                "inference_calls": base.calls, "inference_s": round(base.infer_s, 1),
-                "ms_per_frame": round(1000 * base.infer_s / max(1, base.calls), 1),
-                "wall_s": round(time.perf_counter() - t0, 1), "sweep": sweep,
-            })
+            entry, base = run_detector((name, kind, model), args, confidences, labels, cases, tmp)
+            result["detectors"].append(entry)
             if first is None:
                 first = (name, base, DetectorConfig(type=kind, model=model))
         if args.anchors and first is not None:
-            name, base, cfg = first
-            det = base.with_thresholds(cfg.confidence, cfg.low_confidence)
-            rows = []
-            for kinds in (SEATED_KINDS, FLOOR_KINDS):
-                for anchor in ANCHORS:
-                    per_case = {}
-                    for case, config, truth in cases:
-                        app = with_anchor(load_case(config, cfg), kinds, anchor)
-                        per_case[case], _ = rule_outcome(app, truth, det, tmp / "data")
-                    row = {"kinds": list(kinds), "anchor": anchor,
-                           "scenes": sum_tallies([v for k, v in per_case.items() if k.startswith("scene:")]).to_json(),
-                           "rule_errors": [f"{k}: {m}" for k, v in per_case.items() for m in v.misses]}
-                    fc = [v for k, v in per_case.items() if k.startswith("case:")]
-                    if fc:
-                        row["cases"] = sum_tallies(fc).to_json()
-                    rows.append(row)
-                    print(f"anchor {anchor} on {kinds}: {row['rule_errors'][:4]}", file=sys.stderr, flush=True)
-            result["anchors"] = {"detector": name, "confidence": cfg.confidence,
-                                 "low_confidence": cfg.low_confidence, "rows": rows}
+            result["anchors"] = anchor_rows(*first, cases, tmp)
         if args.roi and first is not None:
             result["roi"] = roi_effect(first[1], first[2], [c for c in cases if c[0].startswith("case:")], tmp)
     return write(result, args.out, args.plot)

@@ -153,7 +153,8 @@ def loopback(host: str) -> str:
     return host
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, tuple[str, int] | None]:
+    """The arguments, checked, and the MQTT broker (host, port) or None."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--cameras", type=int, default=4)
@@ -172,7 +173,64 @@ def main(argv: list[str] | None = None) -> int:
     if args.mqtt:
         host, _, port = args.mqtt.partition(":")
         mqtt = (loopback(host), int(port or 1883))
+    return args, mqtt
 
+
+def wait_healthy(api: subprocess.Popen[bytes], api_url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(api_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if api.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"serve did not start; see {log}")
+        time.sleep(0.2)
+
+
+def take_sample(t: float, pipe: subprocess.Popen[bytes], api: subprocess.Popen[bytes], work: Path,
+                events: Path) -> dict[str, Any]:
+    """One sample of both processes and the pipeline's files, printed as one line."""
+    sample: dict[str, Any] = {
+        "t": t,
+        "pipeline": proc_stats(pipe.pid),
+        "api": proc_stats(api.pid),
+        "evidence_mb": dir_mb(work / "pipeline" / "evidence"),
+        "outbox_pending": outbox_pending(work / "pipeline" / "outbox.sqlite3"),
+        "violations": sum(1 for _ in events.open()) if events.exists() else 0,
+    }
+    p = sample["pipeline"]
+    print(f"  t={t:7.1f}s  pipeline {p['rss_mb']:7.1f} MB {p['fds']:4d} fds {p['threads']:3d} threads  "
+          f"api {sample['api']['rss_mb']:6.1f} MB {sample['api']['fds']:3d} fds  "
+          f"evidence {sample['evidence_mb']:6.2f} MB  violations {sample['violations']}", flush=True)
+    return sample
+
+
+def stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def report(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print("\n| process.metric | first | after warm-up | last | min | max | slope / min |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in result["summary"].items():
+        print(f"| {name} | {s['first']} | {s['after_warmup']} | {s['last']} | {s['min']} | {s['max']} | "
+              f"{s['slope_per_min']:+.4f} |")
+    print(f"\n{result['violations']} violations filed; evidence peaked at {result['evidence_mb_max']} MB; "
+          f"pipeline exit {result['pipeline_exit']}; JSON in {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, mqtt = parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="tw-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -193,16 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe: subprocess.Popen[bytes] | None = None
     samples: list[dict[str, Any]] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(api_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if api.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"serve did not start; see {work / 'serve.log'}")
-            time.sleep(0.2)
+        wait_healthy(api, api_url, work / "serve.log")
         pipe = subprocess.Popen([sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(events),
                                  "--quiet"], env=pipe_env, cwd=work, stdout=run_log, stderr=subprocess.STDOUT)
         t0 = time.monotonic()
@@ -212,36 +261,16 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() < end:
             if pipe.poll() is not None:
                 raise SystemExit(f"the pipeline exited early ({pipe.returncode}); see {work / 'run.log'}")
-            t = round(time.monotonic() - t0, 1)
-            sample: dict[str, Any] = {
-                "t": t,
-                "pipeline": proc_stats(pipe.pid),
-                "api": proc_stats(api.pid),
-                "evidence_mb": dir_mb(work / "pipeline" / "evidence"),
-                "outbox_pending": outbox_pending(work / "pipeline" / "outbox.sqlite3"),
-                "violations": sum(1 for _ in events.open()) if events.exists() else 0,
-            }
-            samples.append(sample)
-            p = sample["pipeline"]
-            print(f"  t={t:7.1f}s  pipeline {p['rss_mb']:7.1f} MB {p['fds']:4d} fds {p['threads']:3d} threads  "
-                  f"api {sample['api']['rss_mb']:6.1f} MB {sample['api']['fds']:3d} fds  "
-                  f"evidence {sample['evidence_mb']:6.2f} MB  violations {sample['violations']}", flush=True)
+            samples.append(take_sample(round(time.monotonic() - t0, 1), pipe, api, work, events))
             time.sleep(max(0.0, min(args.interval, end - time.monotonic())))
         pipe.send_signal(signal.SIGINT)  # the CLI stops its cameras, flushes the outbox and exits
         pipe.wait(timeout=120)
     finally:
-        for proc in (pipe, api):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop(pipe, api)
         api_log.close()
         run_log.close()
 
     warmup_s = args.warmup_minutes * 60
-    summary = summarise(samples, warmup_s)
     result = {
         "minutes": args.minutes,
         "cameras": args.cameras,
@@ -255,18 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         "violations": samples[-1]["violations"] if samples else 0,
         "evidence_mb_max": max((s["evidence_mb"] for s in samples), default=0.0),
         "pipeline_exit": pipe.returncode if pipe is not None else None,
-        "summary": summary,
+        "summary": summarise(samples, warmup_s),
         "samples": samples,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print("\n| process.metric | first | after warm-up | last | min | max | slope / min |")
-    print("|---|---|---|---|---|---|---|")
-    for name, s in summary.items():
-        print(f"| {name} | {s['first']} | {s['after_warmup']} | {s['last']} | {s['min']} | {s['max']} | "
-              f"{s['slope_per_min']:+.4f} |")
-    print(f"\n{result['violations']} violations filed; evidence peaked at {result['evidence_mb_max']} MB; "
-          f"pipeline exit {result['pipeline_exit']}; JSON in {args.out}")
+    report(result, args.out)
     return 0
 
 

@@ -203,6 +203,41 @@ def measure(rendered: Rendered, step: int = 1, confidence: float = 0.4) -> dict:
 
 
 # ----------------------------------------------------------------------------- command line
+def check(scenes: list[Scene], out: Path) -> int:
+    """Render into a temporary folder and compare with the files in ``out``: 0 if all match, else 1."""
+    bad = []
+    with tempfile.TemporaryDirectory(prefix="tellerwatch-scenes-") as tmp:
+        for s in scenes:
+            r = render_scene(s, Path(tmp))
+            for p in r.files.values():
+                committed = out / p.name
+                same = committed.is_file() and sha256(committed) == sha256(p)
+                print(f"{'ok  ' if same else 'DIFF'} {committed}")
+                if not same:
+                    bad.append(committed)
+    if bad:
+        print(f"{len(bad)} file(s) differ from a fresh render", file=sys.stderr)
+        return 1
+    return 0
+
+
+def render_all(scenes: list[Scene], out: Path, frames: Path | None, only: bool) -> list[Rendered]:
+    results = []
+    for s in scenes:
+        r = render_scene(s, out, frames_to=frames)
+        size = r.files["mp4"].stat().st_size
+        print(f"{s.name:14s} {s.duration_s:5.1f} s  {size / 1e6:5.2f} MB  rendered in {r.seconds:5.1f} s", flush=True)
+        results.append(r)
+    if not only:
+        write_manifest(out, scenes)
+    else:
+        # keep the manifest whole: refresh only the entries of the scenes just made
+        path = out / "manifest.json"
+        if path.is_file():
+            write_manifest(out, [s for s in SCENES if (out / f"{s.name}.mp4").is_file()])
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sample_videos.generate", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
@@ -221,34 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     scenes = [known[n] for n in args.only] if args.only else list(SCENES)
 
     if args.check:
-        bad = []
-        with tempfile.TemporaryDirectory(prefix="tellerwatch-scenes-") as tmp:
-            for s in scenes:
-                r = render_scene(s, Path(tmp))
-                for p in r.files.values():
-                    committed = args.out / p.name
-                    same = committed.is_file() and sha256(committed) == sha256(p)
-                    print(f"{'ok  ' if same else 'DIFF'} {committed}")
-                    if not same:
-                        bad.append(committed)
-        if bad:
-            print(f"{len(bad)} file(s) differ from a fresh render", file=sys.stderr)
-            return 1
-        return 0
-
-    results = []
-    for s in scenes:
-        r = render_scene(s, args.out, frames_to=args.frames)
-        size = r.files["mp4"].stat().st_size
-        print(f"{s.name:14s} {s.duration_s:5.1f} s  {size / 1e6:5.2f} MB  rendered in {r.seconds:5.1f} s", flush=True)
-        results.append(r)
-    if not args.only:
-        write_manifest(args.out, scenes)
-    else:
-        # keep the manifest whole: refresh only the entries of the scenes just made
-        path = args.out / "manifest.json"
-        if path.is_file():
-            write_manifest(args.out, [s for s in SCENES if (args.out / f"{s.name}.mp4").is_file()])
+        return check(scenes, args.out)
+    results = render_all(scenes, args.out, args.frames, bool(args.only))
     if args.measure:
         for r in results:
             m = measure(r, step=args.measure_step)

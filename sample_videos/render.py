@@ -359,8 +359,8 @@ def _label(img, text, org, scale, colour, thick=1, font=cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(img, text, org, font, scale, colour, thick, cv2.LINE_AA)
 
 
-def build_room(closed_window: int | None = 3) -> Room:
-    img = np.zeros((H, W, 3), np.uint8)
+def _wall(img: np.ndarray) -> None:
+    """The back wall, drawn into ``img``: plaster, wainscot, name board, clock, notice board."""
     # back wall: plaster above a wood wainscot, a cornice at the top of the picture
     img[:WALL_FLOOR_Y] = (178, 196, 212)
     img[:10] = (200, 206, 212)
@@ -388,6 +388,9 @@ def build_room(closed_window: int | None = 3) -> Room:
     wall_mask = np.zeros((H, W), bool)
     wall_mask[:WALL_FLOOR_Y] = True
     _texture(img, wall_mask, 11, 5)
+
+
+def _floor(img: np.ndarray) -> None:
     # floor: a strip of the teller room, the passage, the customer hall in front of the counter
     img[WALL_FLOOR_Y:] = (140, 146, 150)
     for x in range(-40, W, 90):
@@ -403,6 +406,9 @@ def build_room(closed_window: int | None = 3) -> Room:
     fl_mask = np.zeros((H, W), bool)
     fl_mask[WALL_FLOOR_Y:] = True
     _texture(img, fl_mask, 12, 4)
+
+
+def _gate_and_door_frame(img: np.ndarray) -> None:
     # walk-round passage: a low swing gate, opened against the counter end, and its post
     g0, g1 = DESK_FRONT_Y - 4, COUNTER_FOOT_Y + 6
     _fill(img, [[COUNTER_X0 - 16, g0], [COUNTER_X0 - 4, g0], [COUNTER_X0 - 4, g1], [COUNTER_X0 - 16, g1 + 2]],
@@ -413,6 +419,10 @@ def build_room(closed_window: int | None = 3) -> Room:
     cv2.rectangle(img, (DOOR_X0 - 12, 0), (DOOR_X1 + 12, WALL_FLOOR_Y), (58, 78, 104), -1)
     cv2.rectangle(img, (DOOR_X0 - 96, 150), (DOOR_X0 - 26, 178), (70, 150, 60), -1)
     _label(img, "STAFF", (DOOR_X0 - 90, 171), 0.6, (240, 255, 240), 1)
+
+
+def _doors(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(closed, open): the background with the staff door shut and open."""
     closed = img.copy()
     cv2.rectangle(closed, (DOOR_X0, 0), (DOOR_X1, WALL_FLOOR_Y - 2), (96, 130, 168), -1)
     for y0, y1 in ((20, 170), (200, WALL_FLOOR_Y - 24)):
@@ -423,6 +433,11 @@ def build_room(closed_window: int | None = 3) -> Room:
     opened[:WALL_FLOOR_Y - 2, DOOR_X0:DOOR_X1] = np.stack([inner + 4, inner, inner - 4], axis=1)[:, None, :]
     _fill(opened, [[DOOR_X0, 0], [DOOR_X0 + 20, 0], [DOOR_X0 + 20, WALL_FLOOR_Y - 12], [DOOR_X0, WALL_FLOOR_Y - 2]],
           (80, 110, 144))
+    return closed, opened
+
+
+def _counter(closed_window: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(desk, desk_alpha): the counter layer."""
     # the counter layer: desk top, counter front, monitors on the desk
     desk = np.zeros((H, W, 3), np.uint8)
     dmask = np.zeros((H, W), np.uint8)
@@ -448,6 +463,10 @@ def build_room(closed_window: int | None = 3) -> Room:
         cv2.rectangle(desk, (mx - 6, DESK_BACK_Y - 8), (mx + 6, DESK_BACK_Y + 6), (40, 40, 42), -1)
         cv2.rectangle(dmask, (mx - 38, DESK_BACK_Y - 62), (mx + 38, DESK_BACK_Y + 6), 255, -1)
     _texture(desk, dmask > 0, 13, 3)
+    return desk, dmask
+
+
+def _chairs() -> tuple[np.ndarray, np.ndarray]:
     # chair backs: in front of whoever walks along the aisle, behind whoever sits on them
     chairs = np.zeros((H, W, 3), np.uint8)
     cmask = np.zeros((H, W), np.uint8)
@@ -455,6 +474,11 @@ def build_room(closed_window: int | None = 3) -> Room:
         for im, col in ((chairs, (45, 45, 50)), (cmask, 255)):
             cv2.rectangle(im, (wx - 64, DESK_BACK_Y - 132), (wx + 64, DESK_BACK_Y + 4), col, -1)
         cv2.rectangle(chairs, (wx - 64, DESK_BACK_Y - 132), (wx + 64, DESK_BACK_Y + 4), (25, 25, 28), 3)
+    return chairs, cmask
+
+
+def _glass(closed_window: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(glass, glass_alpha): the partition above the counter, with the window numbers."""
     # glass partition: a light tint, reflection streaks, an aluminium frame
     glass = np.zeros((H, W, 3), np.uint8)
     galpha = np.zeros((H, W), np.uint8)
@@ -485,6 +509,18 @@ def build_room(closed_window: int | None = 3) -> Room:
             cv2.rectangle(galpha, (sx, sy), (sx + 108, sy + 44), 255, -1)
             _label(glass, "WINDOW", (sx + 12, sy + 18), 0.5, (30, 30, 170), 1)
             _label(glass, "CLOSED", (sx + 14, sy + 37), 0.5, (30, 30, 170), 1)
+    return glass, galpha
+
+
+def build_room(closed_window: int | None = 3) -> Room:
+    img = np.zeros((H, W, 3), np.uint8)
+    _wall(img)
+    _floor(img)
+    _gate_and_door_frame(img)
+    closed, opened = _doors(img)
+    desk, dmask = _counter(closed_window)
+    chairs, cmask = _chairs()
+    glass, galpha = _glass(closed_window)
     return Room(closed=closed, open=opened, desk=desk, desk_alpha=dmask, glass=glass, glass_alpha=galpha,
                 chairs=chairs, chairs_alpha=cmask)
 

@@ -34,6 +34,9 @@ outbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(outbox_app, name="outbox")
+models_app = typer.Typer(help="The models TellerWatch knows (models/manifest.yaml) and checking files against it.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 err = Console(stderr=True)
 out = Console()
@@ -461,6 +464,49 @@ def outbox_drop(
     finally:
         box.close()
     out.print(f"dropped {vid}", markup=False)
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="the manifest's models as one JSON array")] = False,
+) -> None:
+    """Every model in the manifest: files, SHA-256, licence, input layout, which config uses it."""
+    from tellerwatch.models import load_manifest
+
+    manifest = load_manifest()
+    if as_json:
+        sys.stdout.write(json.dumps([m.model_dump(exclude_none=True) for m in manifest.models], ensure_ascii=False,
+                                    indent=2) + "\n")
+        return
+    table = Table("model", "file", "SHA-256", "licence", "used by", show_lines=True,
+                  caption="input layouts, sources, full SHA-256: --json or models/README.md")
+    for m in manifest.models:
+        table.add_row(m.id, "\n".join(f.name for f in m.files), "\n".join(f.sha256[:12] for f in m.files),
+                      m.licence.split(" (")[0], "\n".join(m.used_by) or "none (not loadable yet)")
+    out.print(table)
+
+
+@models_app.command("verify")
+def models_verify(
+    path: Annotated[Path, typer.Argument(help="a model file, or a folder of them", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per file")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="a file the manifest does not know fails too")] = False,
+) -> None:
+    """Check each file's SHA-256 against the manifest: ok, differs (a known name, other bytes) or unknown.
+    Exit 0 if none differs, 1 if one does (or, with --strict, one is unknown), 2 on a bad PATH."""
+    from tellerwatch.models import Status, load_manifest, verify
+
+    checks = verify(path, load_manifest())
+    for c in checks:
+        if as_json:
+            sys.stdout.write(json.dumps(c.as_dict(), ensure_ascii=False) + "\n")
+        else:
+            out.print(f"{c.status.value:<8} {c.path}  {c.detail()}", markup=False, highlight=False, soft_wrap=True)
+    count = {s: sum(c.status is s for c in checks) for s in Status}
+    summary = f"{count[Status.ok]} ok, {count[Status.differs]} differ, {count[Status.unknown]} unknown"
+    err.print(summary, markup=False, highlight=False)
+    if count[Status.differs] or (strict and count[Status.unknown]):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -137,6 +137,21 @@ def register_site(site: str) -> None:
             session.commit()
     finally:
         db.dispose()
+def _wait_healthy(proc: Any, url: str, deadline: float) -> None:
+    """Until ``url``/healthz answers 200; RuntimeError if the process exits or the deadline passes."""
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("serve did not start")
+        time.sleep(0.1)
+
+
 @contextmanager
 def serve_replicas(
     count: int, env: dict[str, str], users: Sequence[tuple[str, str, str]] = (), start_timeout_s: float = 90
@@ -164,17 +179,7 @@ def serve_replicas(
     try:
         deadline = time.monotonic() + start_timeout_s
         for proc, url in zip(procs, urls, strict=True):
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("serve did not start")
-                time.sleep(0.1)
+            _wait_healthy(proc, url, deadline)
         for name, role, password in users:
             add = subprocess.run(
                 [sys.executable, "-m", "tellerwatch", "users", "add", name, "--role", role, "--password-stdin"],
