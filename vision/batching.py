@@ -12,38 +12,34 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any
 
 import numpy as np
 import supervision as sv
 
-from vision.detectors.base import Detector
+from vision.detectors.base import Detector, DetectTimes, FrameDetector
+
+_Answer = tuple[sv.Detections, DetectTimes]
 
 
-class SharedDetector:
+class SharedDetector(FrameDetector):
     """Serialises calls into one detector shared by several camera threads."""
 
-    def __init__(self, inner: Detector) -> None:
+    def __init__(self, inner: FrameDetector) -> None:
         self._inner = inner
         self._lock = threading.Lock()
         self.class_names = inner.class_names
         self.person_class_id = inner.person_class_id
         self.name = inner.name
-        self._local = threading.local()
-
-    @property
-    def last_timings(self) -> dict[str, float]:
-        """The timings of this thread's last call (another camera's call may have come since)."""
-        return getattr(self._local, "timings", {})
 
     def detect(self, image: np.ndarray) -> sv.Detections:
+        return self.detect_timed(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
         with self._lock:
-            dets = self._inner.detect(image)
-            self._local.timings = dict(getattr(self._inner, "last_timings", {}) or {})
-        return dets
+            return self._inner.detect_timed(image)
 
 
-class BatchingDetector:
+class BatchingDetector(FrameDetector):
     """Collects frames from camera threads and runs them through ``detect_batch`` together."""
 
     def __init__(self, inner: Detector, max_batch: int, max_wait_s: float = 0.01) -> None:
@@ -58,27 +54,24 @@ class BatchingDetector:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self._cond = threading.Condition()
-        self._queue: list[tuple[np.ndarray, Future[Any]]] = []
-        self._local = threading.local()
+        self._queue: list[tuple[np.ndarray, Future[_Answer]]] = []
         self._closed = False
         self.batches: list[int] = []  # sizes of the batches run, for bench and tests
         self._thread = threading.Thread(target=self._run, name="detector-batcher", daemon=True)
         self._thread.start()
 
-    @property
-    def last_timings(self) -> dict[str, float]:
-        return getattr(self._local, "timings", {})
-
     def detect(self, image: np.ndarray) -> sv.Detections:
-        fut: Future[Any] = Future()
+        return self.detect_timed(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        """This image's detections and its share of the batch's time."""
+        fut: Future[_Answer] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("the batching detector is closed")
             self._queue.append((image, fut))
             self._cond.notify_all()
-        dets, timings = fut.result()
-        self._local.timings = timings
-        return dets
+        return fut.result()
 
     def close(self) -> None:
         with self._cond:
@@ -86,7 +79,7 @@ class BatchingDetector:
             self._cond.notify_all()
         self._thread.join(timeout=5)
 
-    def _take(self) -> list[tuple[np.ndarray, Future[Any]]]:
+    def _take(self) -> list[tuple[np.ndarray, Future[_Answer]]]:
         with self._cond:
             while not self._queue and not self._closed:
                 self._cond.wait()
@@ -107,20 +100,19 @@ class BatchingDetector:
             if not batch:
                 return
             try:
-                results = self._inner.detect_batch([img for img, _ in batch])
+                results, times = self._inner.detect_batch_timed([img for img, _ in batch])
             except Exception as exc:  # hand the failure to every waiting camera thread  # noqa: BLE001
                 for _, fut in batch:
                     fut.set_exception(exc)
                 continue
             self.batches.append(len(batch))
-            n = len(batch)
-            timings = {k: v / n for k, v in (getattr(self._inner, "last_timings", {}) or {}).items()}
+            share = times.share(len(batch))
             for (_, fut), dets in zip(batch, results, strict=True):
-                fut.set_result((dets, timings))
+                fut.set_result((dets, share))
 
 
-def shared_detector(inner: Detector, cameras: int) -> SharedDetector | BatchingDetector:
+def shared_detector(inner: FrameDetector, cameras: int) -> SharedDetector | BatchingDetector:
     """A batching front for several cameras on a batch-capable model, else a locked one."""
-    if cameras > 1 and getattr(inner, "supports_batch", False):
+    if cameras > 1 and isinstance(inner, Detector) and inner.supports_batch:
         return BatchingDetector(inner, max_batch=cameras)
     return SharedDetector(inner)

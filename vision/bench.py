@@ -16,7 +16,7 @@ from typing import Any
 from vision.config import AppConfig
 from vision.runner import RunReport, run
 
-PIPELINE_STAGES = ("track", "zones", "rules", "evidence", "tamper")
+PIPELINE_STAGES = ("track", "zones", "staff", "items", "rules", "evidence", "tamper")
 
 
 def replicate(app: AppConfig, copies: int) -> AppConfig:

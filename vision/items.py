@@ -50,6 +50,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,6 +68,7 @@ _KERNEL5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _SAMPLES = 800  # counter pixels that estimate the camera's gain and the noise: plenty for a median
 _MIN_SAMPLES = 50  # counter pixels needed to trust a gain estimate
 _ITEM, _HOLE, _UNCLEAR = 1, 2, 3  # verdicts on a still region
+_TAKE, _HEAL, _WAIT = "take", "heal", "wait"  # what is done with it
 
 
 @dataclass
@@ -92,12 +94,22 @@ class _Candidate:
     last_t: float
 
 
-def _iou(a: np.ndarray | tuple[float, ...], b: np.ndarray | tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def _ious(boxes: Sequence[np.ndarray | tuple[float, ...]], box: np.ndarray | tuple[float, ...]) -> np.ndarray:
+    """IoU of each of ``boxes`` with ``box`` (``sv.box_iou_batch``; 0 where both are empty)."""
+    if not boxes:
+        return np.zeros(0, dtype=np.float32)
+    return sv.box_iou_batch(np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+                            np.asarray(box, dtype=np.float64).reshape(1, 4))[:, 0]
+
+
+def _best(boxes: Sequence[np.ndarray | tuple[float, ...]], box: np.ndarray | tuple[float, ...]) -> tuple[int, float]:
+    """(index, IoU) of the one of ``boxes`` that overlaps ``box`` most (the first on a tie); (-1, 0)
+    when there are none."""
+    ious = _ious(boxes, box)
+    if not len(ious):
+        return -1, 0.0
+    i = int(np.argmax(ious))
+    return i, float(ious[i])
 
 
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -365,30 +377,38 @@ class CounterItemWatcher:
     ) -> tuple[ItemObs, ...]:
         """Items lying still on the zone now, in full-frame pixels, ordered by item id."""
         start = time.perf_counter()
-        image = frame.image
+        t = self._clock(frame)
+        try:
+            return self._step(frame, t, persons, item_detections)
+        finally:
+            self.last_cost_s = time.perf_counter() - start
+
+    def _clock(self, frame: Frame) -> float:
+        """Seconds since the watcher started; a clock that went back (a looped file) starts over."""
         width, height = self.frame_size
-        if image.ndim < 2 or image.shape[:2] != (height, width):
+        if frame.image.ndim < 2 or frame.image.shape[:2] != (height, width):
             raise ValueError(
-                f"frame image must be {height}x{width} (frame_size {self.frame_size}), got {image.shape}"
+                f"frame image must be {height}x{width} (frame_size {self.frame_size}), got {frame.image.shape}"
             )
         if self._last_t is not None and frame.t < self._last_t:
             self._reset()
         if self._t0 is None:
             self._t0 = frame.t
-        t = frame.t - self._t0
         self._last_t = frame.t
+        return frame.t - self._t0
 
-        small = self._prepare(image)
-        pers = self._box_mask(persons.xyxy, self.person_margin) if len(persons) else np.zeros_like(self._fg)
-        if self._bg is None:
-            self._bg = small.astype(np.float32)
-            self._learn_until = t + self.learn_s
-        bg = self._bg
+    def _items_mask(self) -> np.ndarray:
         items_mask = np.zeros_like(self._fg)
         for it in self._items:
             if it.mask is not None:
                 items_mask |= it.mask
+        return items_mask
 
+    def _foreground(
+        self, small: np.ndarray, bg: np.ndarray, pers: np.ndarray, items_mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(picture in the background's photometry, its distance from the background, foreground,
+        moving) of this frame; keeps the foreground and this picture for the next."""
         # gain and noise are measured on counter pixels that showed nothing last time
         exclude = self._fg | items_mask | pers
         idx = self._samples[~exclude.ravel()[self._samples]]
@@ -408,17 +428,28 @@ class CounterItemWatcher:
         self._prev = cur
         self._fg = fg
         self.last_foreground_ratio = float(np.count_nonzero(fg)) / self._zone_px
+        return cur, dist, fg, moving
+
+    def _step(
+        self, frame: Frame, t: float, persons: sv.Detections, item_detections: sv.Detections | None
+    ) -> tuple[ItemObs, ...]:
+        small = self._prepare(frame.image)
+        pers = self._box_mask(persons.xyxy, self.person_margin) if len(persons) else np.zeros_like(self._fg)
+        if self._bg is None:
+            self._bg = small.astype(np.float32)
+            self._learn_until = t + self.learn_s
+        bg = self._bg
+        items_mask = self._items_mask()
+        cur, dist, fg, moving = self._foreground(small, bg, pers, items_mask)
         dt = 0.0 if self._last_update_t is None else max(0.0, t - self._last_update_t)
         self._last_update_t = t
 
         if t < self._learn_until:
             # learning the surface: follow the scene quickly wherever nothing moves
             cv2.accumulateWeighted(cur, bg, 0.3, mask=(self._zone & ~moving & ~pers).astype(np.uint8))
-            self.last_cost_s = time.perf_counter() - start
             return ()
 
         if self._relearn_if_changed(t, dist > self.threshold, moving, pers, items_mask, cur):
-            self.last_cost_s = time.perf_counter() - start
             return self._report(frame, t)
 
         # since when each foreground pixel has lain still; anything else starts over. A pixel
@@ -440,7 +471,6 @@ class CounterItemWatcher:
         alpha = min(1.0, dt / self.background_tau_s)
         if alpha > 0:
             cv2.accumulateWeighted(cur, bg, alpha, mask=learn.astype(np.uint8))
-        self.last_cost_s = time.perf_counter() - start
         return self._report(frame, t)
 
     def _relearn_if_changed(
@@ -505,43 +535,55 @@ class CounterItemWatcher:
             if area == 0:
                 continue
             held = still_for[y : y + h, x : x + w][comp]
-            # a region that has lain still a while longer than an item needs and is still not an
-            # item is a speck, a shadow or a piece never seen clearly: the counter looks like this
-            mature = np.count_nonzero(held >= self.rule.still_s + 1.5) >= 0.85 * area
-            if area < self._min_area_px:
-                if mature:
-                    heal_mask[y : y + h, x : x + w] |= comp_u8
-                continue
-            if fg_closed is None:
+            if area >= self._min_area_px and fg_closed is None:
                 fg_closed = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_CLOSE, _KERNEL5)
                 near_counter = cv2.dilate(1 - fg_closed, _KERNEL3).astype(bool)
-            assert near_counter is not None
-            verdict = self._is_item(comp, x, y, cur, self._bg, near_counter)
-            if verdict is None:
-                stale = np.count_nonzero(held >= 2 * self.rule.still_s + 5.0) >= 0.85 * area
-                if stale:
-                    heal_mask[y : y + h, x : x + w] |= comp_u8
-                continue
-            if verdict == _HOLE or (verdict == _UNCLEAR and mature):
-                # an _UNCLEAR region may be the first piece of an object to settle: it gets a
-                # moment for the rest to join before it is taken for the counter
+            action = self._settle(comp, x, y, held, area, cur, near_counter)
+            if action == _HEAL:
                 heal_mask[y : y + h, x : x + w] |= comp_u8
-                continue
-            if verdict == _UNCLEAR:
-                continue
-            if groups is None:
-                # plain labels are cheap (only the variant with statistics is slow)
-                groups = cv2.connectedComponents(fg_closed, connectivity=8)[1]
-            self._add_piece(frame, t, comp, (x, y, x + w, y + h), held, groups)
+            elif action == _TAKE:
+                if groups is None:
+                    assert fg_closed is not None  # set for every region large enough to be an item
+                    # plain labels are cheap (only the variant with statistics is slow)
+                    groups = cv2.connectedComponents(fg_closed, connectivity=8)[1]
+                self._add_piece(frame, t, comp, (x, y, x + w, y + h), held, groups)
         if groups is not None and len(self._items) > 1:
             self._merge_pieces(groups)
         if heal_mask.any():
-            # the margin also takes in the faint outline a removed object leaves just under
-            # the threshold, which would otherwise outline the next object put there
-            mask = cv2.dilate(heal_mask, _KERNEL5, iterations=2).astype(bool)
-            mask &= self._zone & ~items_mask
-            self._bg[mask] = cur[mask]
-            self._since[mask] = np.inf
+            self._heal(heal_mask, cur, items_mask)
+
+    def _settle(
+        self, comp: np.ndarray, x: int, y: int, held: np.ndarray, area: int, cur: np.ndarray,
+        near_counter: np.ndarray | None,
+    ) -> str:
+        """What to do with a still region: take it for an item (``_TAKE``), for the counter
+        (``_HEAL``), or wait (``_WAIT``)."""
+        assert self._bg is not None
+        # a region that has lain still a while longer than an item needs and is still not an
+        # item is a speck, a shadow or a piece never seen clearly: the counter looks like this
+        mature = np.count_nonzero(held >= self.rule.still_s + 1.5) >= 0.85 * area
+        if area < self._min_area_px:
+            return _HEAL if mature else _WAIT
+        assert near_counter is not None
+        verdict = self._is_item(comp, x, y, cur, self._bg, near_counter)
+        if verdict is None:
+            stale = np.count_nonzero(held >= 2 * self.rule.still_s + 5.0) >= 0.85 * area
+            return _HEAL if stale else _WAIT
+        if verdict == _HOLE or (verdict == _UNCLEAR and mature):
+            # an _UNCLEAR region may be the first piece of an object to settle: it gets a
+            # moment for the rest to join before it is taken for the counter
+            return _HEAL
+        return _WAIT if verdict == _UNCLEAR else _TAKE
+
+    def _heal(self, heal_mask: np.ndarray, cur: np.ndarray, items_mask: np.ndarray) -> None:
+        """Regions taken for the counter become background again."""
+        assert self._bg is not None
+        # the margin also takes in the faint outline a removed object leaves just under
+        # the threshold, which would otherwise outline the next object put there
+        mask = cv2.dilate(heal_mask, _KERNEL5, iterations=2).astype(bool)
+        mask &= self._zone & ~items_mask
+        self._bg[mask] = cur[mask]
+        self._since[mask] = np.inf
 
     def _add_piece(
         self, frame: Frame, t: float, comp: np.ndarray, box: tuple[int, int, int, int], held: np.ndarray,
@@ -616,10 +658,9 @@ class CounterItemWatcher:
                     break
 
     def _detector_item_at(self, box: tuple[int, int, int, int]) -> _Item | None:
-        for it in self._items:
-            if it.mask is None and it.det_xyxy is not None and _iou(self._to_work(it.det_xyxy), box) >= 0.3:
-                return it
-        return None
+        found = [it for it in self._items if it.mask is None and it.det_xyxy is not None]
+        ious = _ious([self._to_work(it.det_xyxy) for it in found if it.det_xyxy is not None], box)
+        return next((it for it, iou in zip(found, ious, strict=True) if iou >= 0.3), None)
 
     def _update_presence(self, t: float, differs: np.ndarray, busy: np.ndarray) -> None:
         """Drop items whose pixels look like the counter again (taken away) for ``gone_s``.
@@ -659,8 +700,9 @@ class CounterItemWatcher:
                 continue
             label = str(names[i]) if names is not None else "item"
             box = (float(xyxy[0]), float(xyxy[1]), float(xyxy[2]), float(xyxy[3]))
-            match = max(self._items, key=lambda it: _iou(self._to_full(it.box), box), default=None)
-            if match is not None and _iou(self._to_full(match.box), box) >= 0.3:
+            k, iou = _best([self._to_full(it.box) for it in self._items], box)
+            if k >= 0 and iou >= 0.3:
+                match = self._items[k]
                 match.det_xyxy, match.det_t = box, t
                 if label != "item":
                     match.label = label
@@ -668,8 +710,9 @@ class CounterItemWatcher:
             area = (xyxy[2] - xyxy[0]) * (xyxy[3] - xyxy[1])
             if area > 0 and any(self._overlap(xyxy, p) / area > 0.5 for p in person_boxes):
                 continue  # in someone's hand or under their arm: not lying on the counter
-            prev = max(fresh, key=lambda c: _iou(c.xyxy, xyxy), default=None)
-            if prev is not None and prev.label == label and _iou(prev.xyxy, xyxy) >= 0.5:
+            k, iou = _best([c.xyxy for c in fresh], xyxy)
+            prev = fresh[k] if k >= 0 else None
+            if prev is not None and prev.label == label and iou >= 0.5:
                 prev.xyxy, prev.last_t = xyxy, t
                 cand = prev
             else:

@@ -1,4 +1,11 @@
-"""One camera's analysis path: detect -> track -> zones and staff -> counter items -> rules -> evidence.
+"""One camera's analysis path: detect -> track -> zones -> staff -> counter items -> rules -> evidence.
+
+The frame's record is ``sv.Detections``: the detector's boxes, split into persons and other
+classes; each person stage takes the frame and the persons and returns them with its column
+(``tracker_id``, ``data["zones"]``, ``data["is_staff"]``); the counter items are their own
+Detections. ``vision.observations.observe`` turns them into the rules' ``Observation``, and the
+overlay draws the same Detections. Every stage is timed on its own (``StageTimes``), the
+detector's preprocessing and inference from the times it returns with its boxes.
 
 ``CameraPipeline.process`` takes one analysed frame and returns a typed ``FrameResult``; it owns
 no threads and does no I/O besides handing frames to the evidence recorder, so it can be driven
@@ -8,6 +15,7 @@ by the runner, by ``bench`` or by a test alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,19 +25,23 @@ import numpy as np
 import supervision as sv
 
 from vision.config import AppConfig, CameraConfig, CameraTamperRule, UnattendedItemsRule, ZoneConfig
-from vision.detectors.base import Detector
+from vision.detectors.base import DetectTimes, FrameDetector
 from vision.events import Violation, ViolationChange
 from vision.evidence import EvidenceRecorder, Overlay, RuleOverlay
+from vision.evidence.overlay import ZoneCount as OverlayCount
 from vision.frames import Frame
 from vision.items import CounterItemWatcher
 from vision.motion import MotionGate
-from vision.observations import ItemObs, ObjectObs, Observation, TrackObs, ZoneState
+from vision.observations import IS_STAFF, ZONES, FrameInfo, Observation, items_as_detections, observe
 from vision.rules import RuleEngine
 from vision.staff import build_staff_identifier
 from vision.tamper import TamperWatch, load_reference
 from vision.timing import StageTimes
 from vision.tracking import PersonTracker
 from vision.zones import ZoneSet
+
+#: a stage of the persons' path: takes the frame and the Detections, returns them with its column
+PersonStage = Callable[[Frame, sv.Detections], sv.Detections]
 
 WARMUP_MAX_S = 5.0  # the longest the rules wait for the people in view to be confirmed
 
@@ -79,7 +91,7 @@ class CameraPipeline:
         self,
         app: AppConfig,
         camera: CameraConfig,
-        detector: Detector,
+        detector: FrameDetector,
         *,
         data_dir: Path,
         clips: bool = True,
@@ -138,7 +150,7 @@ class CameraPipeline:
         """The stream came back after a gap: the people in view must be confirmed again."""
         self._warm_frames, self._warm_start_t = 0, None
 
-    def _warming(self, frame: Frame, tracks: list[TrackObs]) -> bool:
+    def _warming(self, frame: Frame, persons: sv.Detections) -> bool:
         """True while the tracker has not had ``min_consecutive`` frames since (re)start, or a
         person in a zone is still unconfirmed (no id) or undecided (staff identity), within
         ``min_consecutive + min_evidence + 1`` frames and ``WARMUP_MAX_S`` of the start."""
@@ -151,7 +163,51 @@ class CameraPipeline:
             return False
         if n < self.tracker.min_consecutive:
             return True
-        return any(o.zones and (o.track_id < 0 or o.is_staff is None) for o in tracks)
+        ids = persons.tracker_id if persons.tracker_id is not None else np.full(len(persons), -1)
+        zones, staff = persons.data[ZONES], persons.data[IS_STAFF]
+        return any(zones[i] and (ids[i] < 0 or staff[i] is None) for i in range(len(persons)))
+
+    # ------------------------------------------------------------------ stages
+    # Each takes the frame and the persons' Detections and returns them with its column added.
+
+    def _track(self, frame: Frame, persons: sv.Detections) -> sv.Detections:
+        return self.tracker.update(persons, frame.t)
+
+    def _zones_stage(self, frame: Frame, persons: sv.Detections) -> sv.Detections:
+        assert self._zones is not None
+        return self._zones.annotate(persons)
+
+    def _staff_stage(self, frame: Frame, persons: sv.Detections) -> sv.Detections:
+        return self.staff(frame.image, persons, frame.t)
+
+    def _person_stages(self) -> list[tuple[str, PersonStage]]:
+        return [("track", self._track), ("zones", self._zones_stage), ("staff", self._staff_stage)]
+
+    def _counter_items(self, frame: Frame, persons: sv.Detections, items: sv.Detections) -> sv.Detections:
+        """The items stage: what lies still on the counter zones, as its own Detections."""
+        found = [obs for watcher in self._watchers.values() for obs in watcher.update(frame, persons, items)]
+        return items_as_detections(found)
+
+    def _detections(self, frame: Frame, zones: ZoneSet) -> tuple[sv.Detections, sv.Detections, bool]:
+        """(persons, items, whether the detector ran): the motion gate may hold the last ones."""
+        times = self.times
+        if self.motion is not None:
+            with times.time("motion"):
+                if not self.motion.should_detect(frame, self._last_persons):
+                    return self._last_persons, self._last_items, False
+        dets, spent = self._detect(frame.image, zones)
+        times.add("preprocess", spent.preprocess)
+        times.add("detect", spent.detect)
+        self._last_persons, self._last_items = split_detections(dets, self.detector.person_class_id)
+        self.detections_run += 1
+        return self._last_persons, self._last_items, True
+
+    def _tamper(self, frame: Frame) -> tuple[str | None, dict[str, Any] | None]:
+        if self.tamper is None:
+            return None, None
+        with self.times.time("tamper"):
+            reading = self.tamper.check(frame.image)
+        return reading.kind, reading.details()
 
     def process(self, frame: Frame) -> FrameResult:
         times = self.times
@@ -160,101 +216,42 @@ class CameraPipeline:
         if frame.lead_in and self.evidence.enabled:
             with times.time("evidence"):
                 self._buffer_lead_in(frame)
-
-        run_detector = True
-        if self.motion is not None:
-            with times.time("motion"):
-                run_detector = self.motion.should_detect(frame, self._last_persons)
-        if run_detector:
-            dets = self._detect(frame.image, zones)
-            timings = getattr(self.detector, "last_timings", None) or {}
-            for stage in ("preprocess", "detect"):
-                if stage in timings:
-                    times.add(stage, timings[stage])
-            persons, items = split_detections(dets, self.detector.person_class_id)
-            self._last_persons, self._last_items = persons, items
-            self.detections_run += 1
-        else:
-            persons, items = self._last_persons, self._last_items
-
-        tamper_kind: str | None = None
-        tamper_details: dict[str, Any] | None = None
-        if self.tamper is not None:
-            with times.time("tamper"):
-                reading = self.tamper.check(frame.image)
-            tamper_kind, tamper_details = reading.kind, reading.details()
-
-        with times.time("track"):
-            tracked = self.tracker.update(persons, frame.t)
-
-        with times.time("zones"):
-            memberships = zones.memberships(tracked)
-            ids = [int(i) for i in tracked.tracker_id] if tracked.tracker_id is not None else [-1] * len(tracked)
-            by_track = {tid: memberships[i] for i, tid in enumerate(ids) if tid >= 0}
-            confirmed = tracked[np.asarray(ids, dtype=int) >= 0] if ids else tracked
-            assert isinstance(confirmed, sv.Detections)
-            identity = self.staff.update(frame.image, confirmed, by_track, frame.t)
-            zone_items: dict[str, tuple[ItemObs, ...]] = {}
-            for name, watcher in self._watchers.items():
-                zone_items[name] = watcher.update(frame, tracked, items)
-            track_obs = []
-            for i, tid in enumerate(ids):
-                box = tuple(float(v) for v in tracked.xyxy[i])
-                conf = float(tracked.confidence[i]) if tracked.confidence is not None else 1.0
-                is_staff = identity.get(tid) if tid >= 0 else None
-                track_obs.append(TrackObs(tid, box, conf, is_staff, memberships[i]))  # type: ignore[arg-type]
-            zone_states: dict[str, ZoneState] = {}
-            for z in zones:
-                inside = [o for o in track_obs if z.name in o.zones]
-                staff_ids = tuple(o.track_id for o in inside if o.is_staff is True)
-                non_staff = tuple(o.track_id for o in inside if o.is_staff is False and o.track_id >= 0)
-                undecided = tuple(o.track_id for o in inside if o.is_staff is None)
-                zone_states[z.name] = ZoneState(
-                    name=z.name,
-                    kind=z.kind,
-                    persons=len(inside),
-                    staff=len(staff_ids),
-                    staff_track_ids=staff_ids,
-                    non_staff_track_ids=non_staff,
-                    undecided_track_ids=undecided,
-                    items=zone_items.get(z.name, ()),
-                )
-            warming = self._warming(frame, track_obs)
-            self.warmup_frames += warming
-            obs = Observation(frame.camera_id, frame.index, frame.t, frame.ts, zone_states, tuple(track_obs),
-                              warming=warming, objects=self._objects(zones, items),
-                              frame_size=(frame.width, frame.height), tamper=tamper_kind,
-                              tamper_details=tamper_details)
-
+        persons, items, run_detector = self._detections(frame, zones)
+        tamper_kind, tamper_details = self._tamper(frame)
+        for name, stage in self._person_stages():
+            with times.time(name):
+                persons = stage(frame, persons)
+        with times.time("items"):
+            counter = self._counter_items(frame, persons, items)
         with times.time("rules"):
+            warming = self._warming(frame, persons)
+            self.warmup_frames += warming
+            info = FrameInfo(frame.camera_id, frame.index, frame.t, frame.ts, (frame.width, frame.height))
+            obs = observe(info, ((z.name, z.kind) for z in zones), persons, counter, self._objects(zones, items),
+                          warming=warming, tamper=tamper_kind, tamper_details=tamper_details)
             changes = self.rules.step(obs)
-
         with times.time("evidence"):
             if self.evidence.enabled:
-                rules = [RuleOverlay(st.name, st.elapsed_s, st.rule, st.zone, st.violation_id, st.score)
-                         for st in self.rules.active_summary()]
-                overlay = Overlay.from_observation(self.camera, obs, frame.width, frame.height, rules)
-                self.evidence.add_frame(frame, overlay)
-                self._last_overlay = overlay
+                self._record(frame, obs, persons, counter)
             changes = [self._with_evidence(c) for c in changes]
-
         if changes:
             # end_to_end: from the frame leaving the decoder to its violation changes being emitted
             times.add("end_to_end", time.perf_counter() - frame.captured_at)
         self._last_ts = frame.ts
-        counts = {
-            name: ZoneCount(
-                persons=s.persons,
-                staff=s.staff,
-                items=len(s.items),
-            )
-            for name, s in zone_states.items()
-        }
+        counts = {name: ZoneCount(s.persons, s.staff, len(s.items)) for name, s in obs.zones.items()}
         # persons: boxes the tracker kept (low-score boxes count only where they continue a track)
-        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(tracked), counts, changes,
+        return FrameResult(frame.camera_id, frame.index, frame.t, frame.ts, len(persons), counts, changes,
                            run_detector)
 
-    def _detect(self, image: np.ndarray, zones: ZoneSet) -> sv.Detections:
+    def _record(self, frame: Frame, obs: Observation, persons: sv.Detections, counter: sv.Detections) -> None:
+        rules = [RuleOverlay(st.name, st.elapsed_s, st.rule, st.zone, st.violation_id, st.score)
+                 for st in self.rules.active_summary()]
+        counts = {name: OverlayCount(z.persons, z.staff) for name, z in obs.zones.items()}
+        overlay = Overlay.from_detections(self.camera, persons, counter, counts, frame.width, frame.height, rules)
+        self.evidence.add_frame(frame, overlay)
+        self._last_overlay = overlay
+
+    def _detect(self, image: np.ndarray, zones: ZoneSet) -> tuple[sv.Detections, DetectTimes]:
         """The detector on the whole frame, or (``detector.roi: zones``) on the zones' region.
 
         A crop reaches the network at a larger scale than the whole frame would, so a person far
@@ -262,12 +259,12 @@ class CameraPipeline:
         """
         region = zones.region() if self.app.detector.roi == "zones" else None
         if region is None:
-            return self.detector.detect(image)
+            return self.detector.detect_timed(image)
         x0, y0, x1, y1 = region
-        dets = self.detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        dets, spent = self.detector.detect_timed(np.ascontiguousarray(image[y0:y1, x0:x1]))
         if len(dets):
             dets.xyxy = dets.xyxy + np.array([x0, y0, x0, y0], dtype=dets.xyxy.dtype)
-        return dets
+        return dets, spent
 
     def _buffer_lead_in(self, frame: Frame) -> None:
         """Source frames between two analysed ones go into the clips with the last overlay (a box
@@ -284,22 +281,15 @@ class CameraPipeline:
                 held = None
             ev.add_frame(extra, held, analysed=False)
 
-    def _objects(self, zones: ZoneSet, items: sv.Detections) -> tuple[ObjectObs, ...]:
+    def _objects(self, zones: ZoneSet, items: sv.Detections) -> sv.Detections:
         """Boxes of the classes a rule watches (cash_escort), with the zones they lie in."""
         carried = self.app.detector.carried_classes
-        if not carried or len(items) == 0:
-            return ()
-        names = items.data.get("class_name")
-        if names is None:
-            return ()
-        memberships = zones.memberships(items)
-        out = []
-        for i, name in enumerate(names):
-            if str(name) in carried:
-                box = tuple(float(v) for v in items.xyxy[i])
-                conf = float(items.confidence[i]) if items.confidence is not None else 1.0
-                out.append(ObjectObs(str(name), box, conf, memberships[i]))  # type: ignore[arg-type]
-        return tuple(out)
+        names = items.data.get("class_name") if len(items) else None
+        if not carried or names is None:
+            return sv.Detections.empty()
+        objects = items[np.asarray([str(n) in carried for n in names], dtype=bool)]
+        assert isinstance(objects, sv.Detections)
+        return zones.annotate(objects)
 
     def _with_evidence(self, change: ViolationChange) -> ViolationChange:
         violation = self.evidence.on_change(change)

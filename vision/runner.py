@@ -22,7 +22,7 @@ from vision.batching import BatchingDetector, shared_detector
 from vision.config import AppConfig, CameraConfig
 from vision.config import CameraOfflineRule as CameraOfflineConfig
 from vision.detectors import build_detector
-from vision.detectors.base import Detector
+from vision.detectors.base import FrameDetector
 from vision.errors import SourceError, TellerWatchError
 from vision.events import ChangeKind, Violation, ViolationChange
 from vision.frames import Frame, SourceGap
@@ -320,7 +320,7 @@ def run(
     clips: bool = True,
     max_seconds: float | None = None,
     sinks: list[Any] | None = None,
-    detector: Detector | None = None,
+    detector: FrameDetector | None = None,
     motion_gating: bool | None = None,
     on_frame: Any = None,
     stop: threading.Event | None = None,
@@ -337,7 +337,7 @@ def run(
     those a previous run left open are closed as interrupted before the cameras start.
     """
     stop = stop or threading.Event()
-    det: Any = shared_detector(detector or build_detector(app.detector), len(app.cameras))
+    det = shared_detector(detector or build_detector(app.detector), len(app.cameras))
     preflight(app)
     times = StageTimes()
     events = JsonlWriter(events_jsonl)

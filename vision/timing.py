@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-STAGES = ("decode", "preprocess", "detect", "track", "zones", "rules", "evidence", "end_to_end")
+STAGES = ("decode", "preprocess", "detect", "track", "zones", "staff", "items", "rules", "evidence", "end_to_end")
 
 
 class StageTimes:

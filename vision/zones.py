@@ -24,6 +24,7 @@ import numpy as np
 import supervision as sv
 
 from vision.config import ZoneConfig, ZoneKind
+from vision.observations import ZONES, column
 
 DEFAULT_ANCHOR: dict[ZoneKind, str] = {
     ZoneKind.teller_area: "center_or_bottom",
@@ -142,6 +143,11 @@ class ZoneSet:
         clamped.xyxy[:, [0, 2]] = np.clip(clamped.xyxy[:, [0, 2]], 0, self.width - 1)
         clamped.xyxy[:, [1, 3]] = np.clip(clamped.xyxy[:, [1, 3]], 0, self.height - 1)
         return clamped
+
+    def annotate(self, detections: sv.Detections) -> sv.Detections:
+        """The zones stage: ``detections`` with ``data["zones"]`` (the zone names of each box) added."""
+        detections.data[ZONES] = column(self.memberships(detections))
+        return detections
 
     def memberships(self, detections: sv.Detections) -> list[frozenset[str]]:
         """For each detection, the names of the zones it is in."""

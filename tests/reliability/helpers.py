@@ -20,6 +20,7 @@ import supervision as sv
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.helpers import free_port
+from vision.detectors.base import DetectTimes
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -89,7 +90,9 @@ class StubDetector:
     name = "stub"
     class_names = ["person"]
     person_class_id = 0
-    last_timings: dict[str, float] = {}
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        return self.detect(image), DetectTimes()
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         h, w = image.shape[:2]

@@ -125,8 +125,9 @@ def test_only_person_and_item_classes_are_reported(detector, footage, kind, item
 def test_batch_gives_the_same_detections_as_single_calls(detector, footage, kind):
     det = detector(kind, ("bottle",))
     images = [*_frames(footage("classroom.gif"))[:2], _frames(footage("bottle-detection.mp4"), limit=1)[0]]
-    _assert_same(det.detect_batch(images), [det.detect(i) for i in images])
-    assert set(det.last_timings) == {"preprocess", "detect"}
+    found, spent = det.detect_batch_timed(images)
+    _assert_same(found, [det.detect(i) for i in images])
+    assert spent.preprocess > 0 and spent.detect > 0
 
 
 class _DynamicBatch:
@@ -326,10 +327,10 @@ def test_ultralytics_backend_filters_like_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr(sv.Detections, "from_ultralytics", staticmethod(lambda result: raw))
     cfg = DetectorConfig(type="ultralytics", model=_garbage(tmp_path, "best.pt"), item_classes=["bottle"])
     det = build_detector(cfg)
-    found = det.detect_batch([np.zeros((20, 20, 3), np.uint8)] * 2)
+    found, spent = det.detect_batch_timed([np.zeros((20, 20, 3), np.uint8)] * 2)
     assert [f.data["class_name"].tolist() for f in found] == [["person", "bottle"]] * 2
     assert _FakeYolo.calls[-1]["classes"] == [0, 2] and _FakeYolo.calls[-1]["conf"] == cfg.low_confidence
-    assert det.last_timings["preprocess"] == pytest.approx(0.004)
+    assert spent.preprocess == pytest.approx(0.004)
 
 
 def test_ultralytics_missing_file_is_refused_before_anything_downloads(monkeypatch):

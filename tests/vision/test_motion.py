@@ -124,5 +124,7 @@ def test_bench_reports_the_gate_cost_and_the_detector_runs_it_saves(tmp_path, fo
     # a still picture: the detector runs on the first frame and then once every max_skip_s
     assert result["detector_runs"] == 3 and m["detector_runs_saved"] == 27
     assert m["gate_total_s"] > 0 and m["detector_s_saved"] > 0
+    # staff identity and the counter items have their own rows, on every analysed frame
+    assert result["stages"]["staff"]["count"] == 30 and result["stages"]["items"]["count"] == 30
     text = " ".join(r.stdout.split())
     assert "motion gate:" in text and "detector runs saved 27 of 30 (90.0%)" in text

@@ -11,7 +11,9 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import supervision as sv
@@ -51,6 +53,40 @@ def _class_index(names: Sequence[str], wanted: str, key: str, model: str) -> int
         raise ConfigError(msg, [msg]) from None
 
 
+@dataclass(frozen=True, slots=True)
+class DetectTimes:
+    """Seconds one detect call spent in "preprocess" and in "detect" (inference + postprocess),
+    returned with its detections so the pipeline can report them as separate stages."""
+
+    preprocess: float = 0.0
+    detect: float = 0.0
+
+    def __add__(self, other: DetectTimes) -> DetectTimes:
+        return DetectTimes(self.preprocess + other.preprocess, self.detect + other.detect)
+
+    def share(self, n: int) -> DetectTimes:
+        """One image's part of a batch of ``n``."""
+        return DetectTimes(self.preprocess / n, self.detect / n) if n > 0 else self
+
+
+@runtime_checkable
+class FrameDetector(Protocol):
+    """What the pipeline and the runner need of a detector: every backend (``Detector``), the
+    shared and batching fronts (``vision.batching``) and the test doubles."""
+
+    name: str
+    class_names: list[str]
+    person_class_id: int
+
+    def detect(self, image: np.ndarray) -> sv.Detections:
+        """Detections for one BGR uint8 image, in that image's pixel coordinates."""
+        ...
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        """``detect``, and the time it spent per stage."""
+        ...
+
+
 class Detector(abc.ABC):
     """Finds persons and counter items in one BGR image.
 
@@ -63,9 +99,6 @@ class Detector(abc.ABC):
     name: str
     class_names: list[str]
     person_class_id: int
-    #: seconds spent in "preprocess" and "detect" (inference + postprocess) by the last call,
-    #: so the pipeline can report them as separate stages.
-    last_timings: dict[str, float]
 
     def __init__(self, cfg: DetectorConfig, class_names: Sequence[str], name: str) -> None:
         self.cfg = cfg
@@ -79,7 +112,6 @@ class Detector(abc.ABC):
         carried = [_class_index(self.class_names, c, "cash_escort item_classes", name) for c in cfg.carried_classes]
         self.keep_class_ids = np.array(sorted({self.person_class_id, *self.item_class_ids, *carried}),
                                        dtype=np.int64)
-        self.last_timings = {"preprocess": 0.0, "detect": 0.0}
         self._names = np.array(self.class_names, dtype=str)
 
     @property
@@ -97,16 +129,32 @@ class Detector(abc.ABC):
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Detections for one BGR uint8 image, in that image's pixel coordinates."""
 
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        """``detect`` and its cost; backends that tell preprocessing from inference override this
+        (and make ``detect`` return its detections)."""
+        t0 = time.perf_counter()
+        dets = self.detect(image)
+        return dets, DetectTimes(detect=time.perf_counter() - t0)
+
     def detect_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
         """One call for several images; backends that can run a real batch override this."""
-        preprocess = detect = 0.0
-        out = []
+        return [self.detect(image) for image in images]
+
+    def detect_batch_timed(self, images: list[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
+        """``detect_batch`` and its cost over the whole batch."""
+        if type(self).detect_batch is Detector.detect_batch:  # no real batch: sum the single calls
+            return self._each_timed(images)
+        t0 = time.perf_counter()
+        found = self.detect_batch(images)
+        return found, DetectTimes(detect=time.perf_counter() - t0)
+
+    def _each_timed(self, images: list[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
+        out, total = [], DetectTimes()
         for image in images:
-            out.append(self.detect(image))
-            preprocess += self.last_timings.get("preprocess", 0.0)
-            detect += self.last_timings.get("detect", 0.0)
-        self.last_timings = {"preprocess": preprocess, "detect": detect}
-        return out
+            dets, times = self.detect_timed(image)
+            out.append(dets)
+            total += times
+        return out, total
 
     def _finish(
         self, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, image_shape: tuple[int, ...]
@@ -158,5 +206,5 @@ class StageTimer:
     def preprocessed(self) -> None:
         self._t1 = time.perf_counter()
 
-    def timings(self) -> dict[str, float]:
-        return {"preprocess": self._t1 - self._t0, "detect": time.perf_counter() - self._t1}
+    def timings(self) -> DetectTimes:
+        return DetectTimes(self._t1 - self._t0, time.perf_counter() - self._t1)

@@ -23,7 +23,7 @@ import supervision as sv
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from vision.config import DetectorConfig
-from vision.detectors.base import Detector, StageTimer, check_image, require_file
+from vision.detectors.base import Detector, DetectTimes, StageTimer, check_image, require_file
 from vision.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class OnnxDetector(Detector):
         blob = cv2.dnn.blobFromImages(fitted, scalefactor=self.scale, swapRB=self.swap_rb)
         return blob.astype(self._dtype, copy=False), boxes
 
-    def _run(self, images: Sequence[np.ndarray]) -> list[sv.Detections]:
+    def _run(self, images: Sequence[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
         timer = StageTimer()
         blob, boxes = self._blob(images)
         timer.preprocessed()
@@ -244,20 +244,25 @@ class OnnxDetector(Detector):
         for i, (image, box) in enumerate(zip(images, boxes, strict=True)):
             xyxy, conf, cls = self._decode(raw[i])
             out.append(self._finish(box.to_image(xyxy), conf, cls, image.shape))
-        self.last_timings = timer.timings()
-        return out
+        return out, timer.timings()
 
     def detect(self, image: np.ndarray) -> sv.Detections:
-        return self._run([image])[0]
+        return self.detect_timed(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        out, times = self._run([image])
+        return out[0], times
 
     @property
     def supports_batch(self) -> bool:
         return self._batched
 
     def detect_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        return self.detect_batch_timed(images)[0]
+
+    def detect_batch_timed(self, images: list[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
         if not images:
-            self.last_timings = {"preprocess": 0.0, "detect": 0.0}
-            return []
+            return [], DetectTimes()
         if self._batched and len(images) > 1:
             try:
                 return self._run(images)
@@ -266,4 +271,4 @@ class OnnxDetector(Detector):
                 # still bake in 1; such a model works one image at a time, so keep it working.
                 log.warning("%s: batched inference failed (%s); running images one at a time", self.name, exc)
                 self._batched = False
-        return super().detect_batch(images)
+        return self._each_timed(images)

@@ -19,7 +19,7 @@ import numpy as np
 import supervision as sv
 
 from vision.config import DetectorConfig
-from vision.detectors.base import Detector, StageTimer, check_image
+from vision.detectors.base import Detector, DetectTimes, StageTimer, check_image
 from vision.detectors.coco import COCO80, COCO91_TO_80
 from vision.errors import ModelLoadError
 
@@ -126,6 +126,9 @@ class SsdMobilenetDetector(Detector):
         return np.asarray(self._net.forward())
 
     def detect(self, image: np.ndarray) -> sv.Detections:
+        return self.detect_timed(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
         check_image(image)
         timer = StageTimer()
         blob = self._blob(image)
@@ -138,8 +141,7 @@ class SsdMobilenetDetector(Detector):
         h, w = image.shape[:2]
         xyxy = rows[mapped, 3:7] * np.array([w, h, w, h], dtype=np.float32)
         dets = self._finish(xyxy, rows[mapped, 2], labels[mapped], image.shape)
-        self.last_timings = timer.timings()
-        return dets
+        return dets, timer.timings()
 
 
 def _cv_reason(exc: Exception) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import supervision as sv
 
 from vision.config import DetectorConfig
-from vision.detectors.base import Detector, StageTimer, check_image, require_file
+from vision.detectors.base import Detector, DetectTimes, StageTimer, check_image, require_file
 from vision.errors import MissingExtraError, ModelLoadError
 
 LAYOUT = "a detection model that ultralytics.YOLO can load (.pt, .onnx, ...)"
@@ -39,7 +39,7 @@ class UltralyticsDetector(Detector):
         self._device = "cuda:0" if cfg.device == "cuda" else "cpu"
         super().__init__(cfg, class_names, f"ultralytics:{path.name}")
 
-    def _predict(self, images: list[np.ndarray]) -> list[sv.Detections]:
+    def _predict(self, images: list[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
         for image in images:
             check_image(image)
         timer = StageTimer()
@@ -62,12 +62,18 @@ class UltralyticsDetector(Detector):
             cls = raw.class_id if raw.class_id is not None else np.zeros(len(raw), np.int64)
             out.append(self._finish(raw.xyxy, conf, cls, image.shape))
         total = timer.timings()
-        elapsed = total["preprocess"] + total["detect"]
-        self.last_timings = {"preprocess": preprocess, "detect": max(0.0, elapsed - preprocess)}
-        return out
+        elapsed = total.preprocess + total.detect
+        return out, DetectTimes(preprocess, max(0.0, elapsed - preprocess))
 
     def detect(self, image: np.ndarray) -> sv.Detections:
-        return self._predict([image])[0]
+        return self.detect_timed(image)[0]
+
+    def detect_timed(self, image: np.ndarray) -> tuple[sv.Detections, DetectTimes]:
+        out, times = self._predict([image])
+        return out[0], times
 
     def detect_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
-        return self._predict(list(images)) if images else []
+        return self.detect_batch_timed(images)[0]
+
+    def detect_batch_timed(self, images: list[np.ndarray]) -> tuple[list[sv.Detections], DetectTimes]:
+        return self._predict(list(images)) if images else ([], DetectTimes())

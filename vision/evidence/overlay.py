@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from vision.config import CameraConfig, ZoneKind
 from vision.events import RuleType
 from vision.evidence.fonts import FontSet, default_fonts
-from vision.observations import Observation
+from vision.observations import IS_STAFF, LABEL, ZONE
 from vision.zones import anchor_for, anchor_positions
 
 # BGR-agnostic: supervision's Color converts to BGR itself when drawing.
@@ -88,47 +88,29 @@ class Overlay:
     counts: dict[str, ZoneCount] = field(default_factory=dict)
 
     @classmethod
-    def from_observation(
+    def from_detections(
         cls,
         camera: CameraConfig,
-        observation: Observation,
+        persons: sv.Detections,
+        items: sv.Detections,
+        counts: dict[str, ZoneCount],
         width: int,
         height: int,
         rules: Sequence[RuleOverlay] = (),
     ) -> Overlay:
-        """Build the overlay from what the rules saw, so the pipeline needs no drawing code.
-
-        Track and item boxes in the observation are taken to be in pixels of the frame.
-        """
-        zones = zones_in_pixels(camera, width, height)
-        tracks = observation.tracks
-        if tracks:
-            xyxy = np.asarray([t.xyxy for t in tracks], dtype=np.float32)
-            persons = sv.Detections(
-                xyxy=xyxy,
-                confidence=np.asarray([t.confidence for t in tracks], dtype=np.float32),
-                class_id=np.zeros(len(tracks), dtype=int),
-                tracker_id=np.asarray([t.track_id for t in tracks], dtype=int),
-                data={"is_staff": np.asarray([t.is_staff for t in tracks], dtype=object)},
-            )
-            labels = tuple(f"#{t.track_id} {_role_word(t.is_staff)}" for t in tracks)
-        else:
-            persons, labels = sv.Detections.empty(), ()
-        seen: dict[int, tuple[tuple[float, float, float, float], str]] = {}
-        for zone in observation.zones.values():
-            for item in zone.items:
-                seen[item.item_id] = (item.xyxy, f"{item.label} @{zone.name}")
-        if seen:
-            items = sv.Detections(
-                xyxy=np.asarray([box for box, _ in seen.values()], dtype=np.float32),
-                class_id=np.zeros(len(seen), dtype=int),
-                tracker_id=np.asarray(list(seen), dtype=int),
-            )
-            item_labels = tuple(label for _, label in seen.values())
-        else:
-            items, item_labels = sv.Detections.empty(), ()
-        counts = {name: ZoneCount(z.persons, z.staff) for name, z in observation.zones.items()}
-        return cls(zones, persons, labels, items, item_labels, tuple(rules), counts)
+        """The overlay of the pipeline's own Detections, in pixels of the frame: the persons with
+        ``tracker_id`` and ``data["is_staff"]``, the counter items with ``tracker_id`` (the item id),
+        ``data["label"]`` and ``data["zone"]`` (see ``vision.observations``)."""
+        n = len(persons)
+        ids = persons.tracker_id if persons.tracker_id is not None else np.full(n, -1)
+        staff = persons.data.get(IS_STAFF)
+        labels = tuple(f"#{int(ids[i])} {_role_word(staff[i] if staff is not None else None)}" for i in range(n))
+        item_labels: tuple[str, ...] = ()
+        if len(items):
+            item_labels = tuple(f"{label} @{zone}" for label, zone in zip(items.data[LABEL], items.data[ZONE],
+                                                                           strict=True))
+        return cls(zones_in_pixels(camera, width, height), persons if n else sv.Detections.empty(), labels,
+                   items if len(items) else sv.Detections.empty(), item_labels, tuple(rules), counts)
 
     def scaled(self, factor: float) -> Overlay:
         """The same overlay for a frame resized by ``factor`` (ring frames may be downscaled)."""
@@ -274,14 +256,33 @@ class Renderer:
         """A new annotated image; the input stays raw because the raw clip is encoded from it too."""
         scene = image.copy()
         texts: list[_Text] = []
-        cjk = self.fonts.cjk
-        relevant = set()
-        if focus is not None:
-            relevant.add(focus.zone)
-            if focus.attended_by:
-                relevant.add(focus.attended_by)
         polys = {z.name: _poly(z.polygon) for z in overlay.zones}
-        # zones: the offending one filled red, the others thin and unlabelled
+        self._zones(scene, overlay, focus, polys, texts)
+        if focus is not None and focus.phase == "active":
+            self._empty_seats(scene, overlay, focus, polys, texts)
+        self._persons(scene, overlay, focus, texts, polys.get(focus.zone) if focus is not None else None)
+        self._items(scene, overlay, texts)
+        # banner: the rule in big letters, then the English / timing line, then what the caller adds
+        top = self.padding
+        if focus is not None:
+            top = self._focus_banner(scene, overlay, focus, top, texts)
+        lines = list(banner)
+        if focus is None:
+            lines += [f"{r.name} {r.elapsed_s:.1f} s" for r in overlay.rules]
+        for line in lines:
+            texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
+            top += self._line_height(line, self.small) + self.padding
+        if ts is not None:
+            stamp = ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            texts.append(_Text(stamp, self.padding, self.height - self.padding, self.tiny, (255, 255, 255),
+                               (0, 0, 0), bottom=True, fixed=True))
+        return self._draw_texts(scene, texts)
+
+    def _zones(self, scene: np.ndarray, overlay: Overlay, focus: Focus | None,
+               polys: dict[str, np.ndarray | None], texts: list[_Text]) -> None:
+        """The offending zone filled red, the ones it refers to outlined and named, the others thin
+        (and named only where no violation is in focus)."""
+        relevant = {focus.zone, focus.attended_by} if focus is not None else set()
         for zone in overlay.zones:
             poly = polys[zone.name]
             if poly is None:
@@ -301,39 +302,25 @@ class Renderer:
                 texts.append(_Text(zone.name, x, y + self.padding, self.tiny, (0, 0, 0), color, right=True))
             else:
                 cv2.polylines(scene, [poly], True, color, self.thin, cv2.LINE_AA)
-        if focus is not None and focus.phase == "active":
-            self._empty_seats(scene, overlay, focus, polys, texts)
-        self._persons(scene, overlay, focus, texts, polys.get(focus.zone) if focus is not None else None)
-        self._items(scene, overlay, texts)
-        # banner: the rule in big letters, then the English / timing line, then what the caller adds
-        top = self.padding
-        if focus is not None:
-            big, small = rule_label(focus, overlay.counts, cjk)
-            bg = ALARM if focus.phase == "active" else (60, 60, 60)
-            texts.append(_Text(big, self.padding, top, self.big, (255, 255, 255), bg, fixed=True))
-            top += self._line_height(big, self.big) + self.padding
-            texts.append(_Text(small, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
-            top += self._line_height(small, self.small) + self.padding
-            if focus.phase == "active" and focus.elapsed_s < 1.0:
-                # the violation's first second: a red frame round the picture and a word saying so
-                edge = max(4, round(self.height * 0.02))
-                cv2.rectangle(scene, (0, 0), (self.width - 1, self.height - 1), ALARM, edge)
-                word = f"{START_WORDS[0]} {START_WORDS[1]}" if cjk else START_WORDS[1]
-                texts.append(_Text(word, self.width - self.padding - edge, edge + self.padding, self.big,
-                                   (255, 255, 255), ALARM, right=True, fixed=True))
-        for line in banner:
-            texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
-            top += self._line_height(line, self.small) + self.padding
-        if overlay.rules and focus is None:
-            for r in overlay.rules:
-                line = f"{r.name} {r.elapsed_s:.1f} s"
-                texts.append(_Text(line, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
-                top += self._line_height(line, self.small) + self.padding
-        if ts is not None:
-            stamp = ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            texts.append(_Text(stamp, self.padding, self.height - self.padding, self.tiny, (255, 255, 255),
-                               (0, 0, 0), bottom=True, fixed=True))
-        return self._draw_texts(scene, texts)
+
+    def _focus_banner(self, scene: np.ndarray, overlay: Overlay, focus: Focus, top: int, texts: list[_Text]) -> int:
+        """The rule in big letters and its English / timing line; a red frame in its first second.
+        Returns where the next banner line goes."""
+        cjk = self.fonts.cjk
+        big, small = rule_label(focus, overlay.counts, cjk)
+        bg = ALARM if focus.phase == "active" else (60, 60, 60)
+        texts.append(_Text(big, self.padding, top, self.big, (255, 255, 255), bg, fixed=True))
+        top += self._line_height(big, self.big) + self.padding
+        texts.append(_Text(small, self.padding, top, self.small, (255, 255, 255), (0, 0, 0), fixed=True))
+        top += self._line_height(small, self.small) + self.padding
+        if focus.phase == "active" and focus.elapsed_s < 1.0:
+            # the violation's first second: a red frame round the picture and a word saying so
+            edge = max(4, round(self.height * 0.02))
+            cv2.rectangle(scene, (0, 0), (self.width - 1, self.height - 1), ALARM, edge)
+            word = f"{START_WORDS[0]} {START_WORDS[1]}" if cjk else START_WORDS[1]
+            texts.append(_Text(word, self.width - self.padding - edge, edge + self.padding, self.big,
+                               (255, 255, 255), ALARM, right=True, fixed=True))
+        return top
 
     # ------------------------------------------------------------------ parts
 

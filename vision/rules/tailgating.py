@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import supervision as sv
+
 from vision.config import TailgatingRule as TailgatingConfig
 from vision.events import RuleType, iso_ms
 from vision.observations import Observation
@@ -41,11 +44,7 @@ def _cover(a: Box, b: Box) -> float:
 
 
 def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(sv.box_iou_batch(np.asarray([a], dtype=np.float64), np.asarray([b], dtype=np.float64))[0, 0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +107,29 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
         keep = timedelta(seconds=self.config.window_s + self.config.clear_s + _REID_S)
         seen_ids = {t.track_id for t in obs.tracks}
         inside = {t.track_id: t.xyxy for t in obs.tracks if t.track_id >= 0 and self.zone in t.zones}
+        new_entry = self._walked_in(ts, seen_ids, inside)
+        new_entry = self._born_behind(obs, inside) or new_entry
+        for t in obs.tracks:
+            if t.track_id >= 0:
+                self._seen[t.track_id] = ts
+        for tid, box in inside.items():
+            self._last_in[self._person(tid)] = (ts, box)
+        if new_entry:
+            recent = {tid: at for tid, at in self._entries.items() if ts - at <= window}
+            if len(recent) > self.config.max_persons:
+                self._group.update(recent)
+        self._forget(ts, keep, seen_ids)
+        present = {self._person(tid) for tid in inside}
+        if not present & self._group.keys():
+            # the passage is over once none of its persons has been in the zone for clear_s
+            clear = timedelta(seconds=self.config.clear_s)
+            self._group = {t: at for t, at in self._group.items()
+                           if t in self._last_in and ts - self._last_in[t][0] < clear}
+            return None
+        return PassageSample(tuple(sorted(self._group.items())))
+
+    def _walked_in(self, ts: datetime, seen_ids: set[int], inside: dict[int, Box]) -> bool:
+        """Tracks new in the zone enter, unless they continue one that just vanished there."""
         new_entry = False
         for tid, box in inside.items():
             if tid in self._alias or tid in self._entries:
@@ -122,25 +144,23 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
                 continue
             self._entries[tid] = ts
             new_entry = True
-        # born from behind someone in the doorway
+        return new_entry
+
+    def _born_behind(self, obs: Observation, inside: dict[int, Box]) -> bool:
+        """A track born from behind someone in the doorway is an entry too."""
+        new_entry = False
         for t in obs.tracks:
             tid = t.track_id
             if tid < 0 or tid in inside or tid in self._seen or tid in self._entries:
                 continue
             if any(0.0 < _cover(t.xyxy, box) < _BEHIND_MAX_COVER and _cover(box, t.xyxy) < _BEHIND_MAX_COVER
                    for box in inside.values()):
-                self._entries[tid] = ts
+                self._entries[tid] = obs.ts
                 new_entry = True
-        for t in obs.tracks:
-            if t.track_id >= 0:
-                self._seen[t.track_id] = ts
-        for tid, box in inside.items():
-            self._last_in[self._person(tid)] = (ts, box)
-        if new_entry:
-            recent = {tid: at for tid, at in self._entries.items() if ts - at <= window}
-            if len(recent) > self.config.max_persons:
-                self._group.update(recent)
-        # forget what can no longer matter
+        return new_entry
+
+    def _forget(self, ts: datetime, keep: timedelta, seen_ids: set[int]) -> None:
+        """Forget what can no longer matter."""
         for tid in [t for t, (at, _) in self._last_in.items() if ts - at > keep]:
             self._last_in.pop(tid, None)
             self._group.pop(tid, None)
@@ -148,14 +168,6 @@ class TailgatingRule(TemporalRule[TailgatingConfig, PassageSample]):
                 self._entries.pop(tid, None)
         self._seen = {tid: at for tid, at in self._seen.items() if ts - at <= keep}
         self._alias = {new: old for new, old in self._alias.items() if new in seen_ids or old in self._last_in}
-        present = {self._person(tid) for tid in inside}
-        if not present & self._group.keys():
-            # the passage is over once none of its persons has been in the zone for clear_s
-            clear = timedelta(seconds=self.config.clear_s)
-            self._group = {t: at for t, at in self._group.items()
-                           if t in self._last_in and ts - self._last_in[t][0] < clear}
-            return None
-        return PassageSample(tuple(sorted(self._group.items())))
 
     def episode_start(self, obs: Observation) -> datetime | None:
         return min(self._group.values()) if self._group else None

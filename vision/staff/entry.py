@@ -141,6 +141,11 @@ class _EntryJudge:
     def update(
         self, image: np.ndarray, ids: list[int], boxes: np.ndarray, zones: list[frozenset[str]], t: float
     ) -> dict[int, Verdict]:
+        self._new_frame(ids, t)
+        return {tid: self._observe(tid, box, names, t) for tid, box, names in zip(ids, boxes, zones, strict=True)}
+
+    def _new_frame(self, ids: list[int], t: float) -> None:
+        """Tracks in a teller area that vanished since the last frame may hand over their identity."""
         if self.last_t is not None and t < self.last_t:
             # the clock went back: a looped file or a restarted stream; old ids mean nothing now
             self.tracks.clear()
@@ -155,46 +160,53 @@ class _EntryJudge:
         self.visible = current
         self._forget(t)
 
-        out: dict[int, Verdict] = {}
-        for tid, box, names in zip(ids, boxes, zones, strict=True):
-            self.lost.pop(tid, None)  # ByteTrack found it again under the same id
-            st = self.tracks.get(tid)
-            if st is None:
-                st = _EntryTrack(last_t=t, box=box)
-                self.tracks[tid] = st
-                took = self._inherit(box, t)
-                if took is not None:
-                    old, lost = took
-                    st.origin, st.teller_obs, st.decided = lost.origin, lost.teller_obs, lost.decided
-                    st.reason = f"took over from track {old} after an id switch ({lost.reason})"
-            st.last_t, st.box = t, box
-            region, zone = self._region(names)
-            st.in_teller = region == _TELLER
-            if region == _TELLER:
-                if st.origin is None:
-                    st.origin, st.reason = self._origin(st, zone)
-                st.teller_obs += 1
-                if st.decided is None and st.teller_obs >= self.min_evidence:
-                    st.decided = st.origin
-            elif st.origin is None:
-                if region == _DOOR:
-                    st.door = st.door or zone
-                elif region == _CUSTOMER:
-                    st.customer = st.customer or zone
-                    st.n_customer += 1
-                elif region == _COUNTER:
-                    st.counter = st.counter or zone
-                    st.n_counter += 1
-                elif region == _OUTSIDE:
-                    st.n_outside += 1
-            if st.decided is not None:
-                out[tid] = st.decided
-            elif st.origin is None and region == _CUSTOMER:
-                out[tid] = False  # a customer who has not (yet) come into a teller area
-            else:
-                out[tid] = None
-        return out
+    def _track(self, tid: int, box: np.ndarray, t: float) -> _EntryTrack:
+        """The state of ``tid``; a new id takes over a lost teller-area track where it appears."""
+        self.lost.pop(tid, None)  # ByteTrack found it again under the same id
+        st = self.tracks.get(tid)
+        if st is None:
+            st = _EntryTrack(last_t=t, box=box)
+            self.tracks[tid] = st
+            took = self._inherit(box, t)
+            if took is not None:
+                old, lost = took
+                st.origin, st.teller_obs, st.decided = lost.origin, lost.teller_obs, lost.decided
+                st.reason = f"took over from track {old} after an id switch ({lost.reason})"
+        st.last_t, st.box = t, box
+        return st
+
+    def _observe(self, tid: int, box: np.ndarray, names: frozenset[str], t: float) -> Verdict:
+        st = self._track(tid, box, t)
+        region, zone = self._region(names)
+        st.in_teller = region == _TELLER
+        if region == _TELLER:
+            if st.origin is None:
+                st.origin, st.reason = self._origin(st, zone)
+            st.teller_obs += 1
+            if st.decided is None and st.teller_obs >= self.min_evidence:
+                st.decided = st.origin
+        elif st.origin is None:
+            _note_before_teller(st, region, zone)
+        if st.decided is not None:
+            return st.decided
+        if st.origin is None and region == _CUSTOMER:
+            return False  # a customer who has not (yet) come into a teller area
+        return None
 
     def describe(self, track_id: int) -> str | None:
         st = self.tracks.get(track_id)
         return (st.reason or None) if st is not None else None
+
+
+def _note_before_teller(st: _EntryTrack, region: str, zone: str | None) -> None:
+    """What a track did before its first teller-area sighting: the evidence of its origin."""
+    if region == _DOOR:
+        st.door = st.door or zone
+    elif region == _CUSTOMER:
+        st.customer = st.customer or zone
+        st.n_customer += 1
+    elif region == _COUNTER:
+        st.counter = st.counter or zone
+        st.n_counter += 1
+    elif region == _OUTSIDE:
+        st.n_outside += 1

@@ -11,6 +11,7 @@ import supervision as sv
 
 from vision.config import StaffConfig, StaffMethod, ZoneConfig
 from vision.errors import ModelLoadError
+from vision.observations import IS_STAFF, ZONES, column
 from vision.staff.appearance import _AppearanceJudge, _ReidScorer, _UniformScorer
 from vision.staff.common import DEFAULT_REID_THRESHOLD, Verdict, _file_sha256
 from vision.staff.entry import _EntryJudge
@@ -121,7 +122,6 @@ class StaffIdentifier:
         t: float,
     ) -> dict[int, Verdict]:
         """True (staff), False (non-staff) or None (undecided) for each tracker_id in ``tracks``."""
-        t0 = time.perf_counter()
         if tracks.tracker_id is None or len(tracks) == 0:
             ids: list[int] = []
             boxes = np.zeros((0, 4), dtype=np.float32)
@@ -129,7 +129,25 @@ class StaffIdentifier:
             keep = np.asarray(tracks.tracker_id) >= 0
             ids = [int(i) for i in np.asarray(tracks.tracker_id)[keep]]
             boxes = np.asarray(tracks.xyxy, dtype=np.float32)[keep]
-        zones = [memberships.get(tid, frozenset()) for tid in ids]
+        return self._judge_tracks(image, ids, boxes, [memberships.get(tid, frozenset()) for tid in ids], t)
+
+    def __call__(self, image: np.ndarray, persons: sv.Detections, t: float) -> sv.Detections:
+        """The staff stage: ``persons`` (with ``tracker_id`` and ``data["zones"]``) with
+        ``data["is_staff"]`` added; unconfirmed boxes (``tracker_id`` -1) stay None."""
+        n = len(persons)
+        tids = np.asarray(persons.tracker_id) if persons.tracker_id is not None else np.full(n, -1)
+        keep = tids >= 0
+        ids = [int(i) for i in tids[keep]]
+        boxes = np.asarray(persons.xyxy, dtype=np.float32)[keep]
+        zones = persons.data.get(ZONES, column([frozenset()] * n))
+        verdicts = self._judge_tracks(image, ids, boxes, list(zones[keep]), t)
+        persons.data[IS_STAFF] = column([verdicts.get(int(tid)) if tid >= 0 else None for tid in tids])
+        return persons
+
+    def _judge_tracks(
+        self, image: np.ndarray, ids: list[int], boxes: np.ndarray, zones: list[frozenset[str]], t: float
+    ) -> dict[int, Verdict]:
+        t0 = time.perf_counter()
         result = self._judge.update(image, ids, boxes, zones, float(t))
         self.timings.updates += 1
         self.timings.update_seconds += time.perf_counter() - t0
