@@ -41,6 +41,7 @@ import numpy as np
 
 from vision.config import CameraConfig
 from vision.frames import Frame
+from vision.sinks.base import FrameSink, MetricsSink
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +210,13 @@ class StatusReporter:
     the pipeline's exit by a timeout per camera.
     """
 
-    def __init__(self, monitor: HealthMonitor, sinks: Iterable[Any], interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(self, monitor: HealthMonitor, sinks: Iterable[object], interval_s: float = DEFAULT_INTERVAL_S) -> None:
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
         self.monitor = monitor
         sinks = list(sinks)
-        self.sinks = [s for s in sinks if callable(getattr(s, "post_metrics", None))]
-        self.frame_sinks = [s for s in sinks if callable(getattr(s, "post_frame", None))]
+        self.sinks = [s for s in sinks if isinstance(s, MetricsSink)]
+        self.frame_sinks = [s for s in sinks if isinstance(s, FrameSink)]
         self.frames_sent = 0
         self.interval_s = interval_s
         self.rounds = 0

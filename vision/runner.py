@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -30,6 +31,7 @@ from vision.health import DEFAULT_DOWN_AFTER_S, DEFAULT_INTERVAL_S, HealthMonito
 from vision.journal import Journal, remove_partial_files, settle_evidence
 from vision.pipeline import CameraPipeline, FrameResult
 from vision.rules.camera_offline import CameraOfflineRule
+from vision.sinks.base import Sink, ZoneCountSink
 from vision.sources import open_source
 from vision.timing import StageTimes
 from vision.zone_sync import ZonePoller
@@ -91,7 +93,7 @@ class ViolationRouter:
     journal once its final state has gone to the sinks (see ``vision.journal``).
     """
 
-    def __init__(self, sinks: list[Any], events: JsonlWriter, clips: bool, data_dir: Path,
+    def __init__(self, sinks: Sequence[Sink], events: JsonlWriter, clips: bool, data_dir: Path,
                  journal: Journal | None = None) -> None:
         self.sinks = sinks
         self.data_dir = data_dir
@@ -170,11 +172,10 @@ class ViolationRouter:
     def zone_counts(self, site: str, result: FrameResult) -> None:
         counts = {name: z.staff for name, z in result.zones.items()}
         for sink in self.sinks:
-            fn = getattr(sink, "publish_zone_counts", None)
-            if fn is None:
+            if not isinstance(sink, ZoneCountSink):
                 continue
             try:
-                fn(site, result.camera, counts)
+                sink.publish_zone_counts(site, result.camera, counts)
             except Exception as exc:  # noqa: BLE001
                 log.error("sink %s failed for zone counts: %s", type(sink).__name__, exc)
 
@@ -194,80 +195,120 @@ def run_camera(
     zones: ZonePoller | None = None,
     offline: list[CameraOfflineRule] | None = None,
 ) -> None:
-    times = pipeline.times
-    offline = offline or []
-    last_counts: dict[str, int] | None = None
+    """One camera's thread: read its source to the end (or ``stop``), analyse each frame, hand on
+    what happened; whatever ends the loop, open violations are closed and their evidence finished."""
+    loop = _CameraLoop(app, camera, pipeline, router, frames_out, report, on_frame, health, zones, offline or [])
     try:
         # clips carry every source frame: the frames sampling skips ride along as Frame.lead_in
         with open_source(camera, app.site.tz, stop=stop, every_frame=pipeline.evidence.enabled) as source:
-            if source.fps:
-                pipeline.evidence.set_source_fps(source.fps)
-            if health is not None:
-                health.opened(camera.id, source)
-            it = iter(source)
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                if health is not None:
-                    health.waiting(camera.id)
-                try:
-                    item = next(it)
-                except StopIteration:
-                    break
-                if health is not None:
-                    health.delivered(camera.id, item)
-                if isinstance(item, SourceGap):
-                    report.gaps.append(item)
-                    pipeline.restart_warmup()
-                    log.warning("camera %s: no frames from %s to %s (%s)", camera.id, item.started, item.ended,
-                                item.reason)
-                    continue
-                frame: Frame = item
-                times.add("decode", time.perf_counter() - t0)
-                for rule in offline:
-                    for change in rule.frame(frame.ts):
-                        router.stream_change(change)
-                if max_seconds is not None and frame.t > max_seconds:
-                    break
-                if zones is not None and (update := zones.take(camera.id)) is not None:
-                    version, new_zones = update
-                    pipeline.apply_zones(new_zones)
-                    zones.mark_applied(camera.id, version)
-                    log.info("camera %s: zones version %s applied", camera.id, version)
-                if zones is not None and health is not None and (applied := zones.applied.get(camera.id)) is not None:
-                    health.zones_applied(camera.id, applied)
-                if report.origin is None:
-                    report.origin = frame.ts - timedelta(seconds=frame.t)
-                result = pipeline.process(frame)
-                router.seen(app.site.id, camera.id, frame.ts)
-                report.frames += 1
-                report.last_t = frame.t
-                frames_out.write(result.to_json_dict())
-                if health is not None:
-                    health.analysed(camera.id, result.zones, frame.image)
-                for change in result.changes:
-                    router.change(change)
-                counts = {n: z.staff for n, z in result.zones.items()}
-                if counts != last_counts:
-                    router.zone_counts(app.site.id, result)
-                    last_counts = counts
-                for v in pipeline.evidence.finished():
-                    router.final_state(v)
-                if on_frame is not None:
-                    on_frame(camera.id, frame, source)
+            loop.read(source, max_seconds, stop)
     except (SourceError, TellerWatchError) as exc:
         report.error = str(exc)
         log.error("camera %s: %s", camera.id, exc)
     finally:
-        for rule in offline:
-            for change in rule.close(datetime.now(app.site.tz)):
-                router.stream_change(change)
-        for change in pipeline.finish():
+        loop.finish()
+
+
+@dataclass
+class _CameraLoop:
+    """The steps of ``run_camera``: one method per thing that happens to a frame."""
+
+    app: AppConfig
+    camera: CameraConfig
+    pipeline: CameraPipeline
+    router: ViolationRouter
+    frames_out: JsonlWriter
+    report: CameraReport
+    on_frame: Any
+    health: HealthMonitor | None
+    zones: ZonePoller | None
+    offline: list[CameraOfflineRule]
+    last_counts: dict[str, int] | None = None
+
+    def read(self, source: Any, max_seconds: float | None, stop: threading.Event) -> None:
+        if source.fps:
+            self.pipeline.evidence.set_source_fps(source.fps)
+        if self.health is not None:
+            self.health.opened(self.camera.id, source)
+        it = iter(source)
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            item = self._next(it)
+            if item is None:
+                break
+            if isinstance(item, SourceGap):
+                self._gap(item)
+                continue
+            self.pipeline.times.add("decode", time.perf_counter() - t0)
+            for rule in self.offline:
+                for change in rule.frame(item.ts):
+                    self.router.stream_change(change)
+            if max_seconds is not None and item.t > max_seconds:
+                break
+            self._apply_zones()
+            self._analyse(item)
+            if self.on_frame is not None:
+                self.on_frame(self.camera.id, item, source)
+
+    def _next(self, it: Any) -> Frame | SourceGap | None:
+        if self.health is not None:
+            self.health.waiting(self.camera.id)
+        try:
+            item: Frame | SourceGap = next(it)
+        except StopIteration:
+            return None
+        if self.health is not None:
+            self.health.delivered(self.camera.id, item)
+        return item
+
+    def _gap(self, gap: SourceGap) -> None:
+        self.report.gaps.append(gap)
+        self.pipeline.restart_warmup()
+        log.warning("camera %s: no frames from %s to %s (%s)", self.camera.id, gap.started, gap.ended, gap.reason)
+
+    def _apply_zones(self) -> None:
+        if self.zones is None:
+            return
+        cam = self.camera.id
+        if (update := self.zones.take(cam)) is not None:
+            version, new_zones = update
+            self.pipeline.apply_zones(new_zones)
+            self.zones.mark_applied(cam, version)
+            log.info("camera %s: zones version %s applied", cam, version)
+        if self.health is not None and (applied := self.zones.applied.get(cam)) is not None:
+            self.health.zones_applied(cam, applied)
+
+    def _analyse(self, frame: Frame) -> None:
+        report, router = self.report, self.router
+        if report.origin is None:
+            report.origin = frame.ts - timedelta(seconds=frame.t)
+        result = self.pipeline.process(frame)
+        router.seen(self.app.site.id, self.camera.id, frame.ts)
+        report.frames += 1
+        report.last_t = frame.t
+        self.frames_out.write(result.to_json_dict())
+        if self.health is not None:
+            self.health.analysed(self.camera.id, result.zones, frame.image)
+        for change in result.changes:
             router.change(change)
-        for v in pipeline.close_evidence():
+        counts = {n: z.staff for n, z in result.zones.items()}
+        if counts != self.last_counts:
+            router.zone_counts(self.app.site.id, result)
+            self.last_counts = counts
+        for v in self.pipeline.evidence.finished():
             router.final_state(v)
-        report.detections_run = pipeline.detections_run
-        if health is not None:
-            health.ended(camera.id, report.error)
+
+    def finish(self) -> None:
+        for rule in self.offline:
+            for change in rule.close(datetime.now(self.app.site.tz)):
+                self.router.stream_change(change)
+        for change in self.pipeline.finish():
+            self.router.change(change)
+        for v in self.pipeline.close_evidence():
+            self.router.final_state(v)
+        self.report.detections_run = self.pipeline.detections_run
+        if self.health is not None:
+            self.health.ended(self.camera.id, self.report.error)
 
 
 class OfflineWatchdog:
@@ -319,7 +360,7 @@ def run(
     frames_jsonl: Path | None = None,
     clips: bool = True,
     max_seconds: float | None = None,
-    sinks: list[Any] | None = None,
+    sinks: Sequence[Sink] | None = None,
     detector: FrameDetector | None = None,
     motion_gating: bool | None = None,
     on_frame: Any = None,

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import av
@@ -232,6 +232,56 @@ def _one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- video files
 
 
+@dataclasses.dataclass
+class _PassClock:
+    """Numbers and times a file pass's frames: by presentation time where the packets carry it
+    (skipped or undecodable frames keep their numbers), else by count; time never runs backwards."""
+
+    tb: Fraction
+    step: float  # seconds per frame where timestamps are missing
+    t_offset: float
+    origin: int | None = None  # pts of the first presented frame: t = 0 there
+    pending: list[int] = dataclasses.field(default_factory=list)  # packet pts not yet presented
+    pts_ok: bool = True
+    next_index: int = 0
+    last_t: float = -1.0
+
+    def packet(self, packet: av.Packet) -> None:
+        if packet.pts is not None and not packet.is_discard:
+            heapq.heappush(self.pending, packet.pts)
+        elif packet.size and packet.pts is None:
+            self.pts_ok = False  # numbering by pts is impossible; count frames instead
+
+    def may_need(self, packet: av.Packet, nominal: float, sampler: Any) -> bool:
+        """Whether the sampler may want the frame this packet holds (False: it may be skipped)."""
+        if packet.pts is None or self.origin is None:
+            return True
+        spacing = float(packet.duration * self.tb) if packet.duration else nominal
+        return bool(sampler.may_need(float((packet.pts - self.origin) * self.tb) + self.t_offset, 1.5 * spacing))
+
+    def frame(self, pts: int | None, nominal: float | None) -> tuple[int, float]:
+        """(index, t) of the next decoded frame."""
+        if pts is not None and self.pts_ok:
+            if self.origin is None:
+                self.origin = pts
+                while self.pending and self.pending[0] < pts:  # pre-roll that never shows
+                    heapq.heappop(self.pending)
+            while self.pending and self.pending[0] < pts:  # skipped or undecodable frames
+                heapq.heappop(self.pending)
+                self.next_index += 1
+            if self.pending and self.pending[0] == pts:
+                heapq.heappop(self.pending)
+            t = float((pts - self.origin) * self.tb) + self.t_offset
+        else:
+            t = self.next_index * self.step + self.t_offset
+        index = self.next_index
+        self.next_index += 1
+        if t <= self.last_t:  # broken timestamps: keep time moving forward
+            t = self.last_t + (nominal or 1e-3)
+        self.last_t = t
+        return index, t
+
+
 class _FileSource(FrameSource):
     """A video file decoded with PyAV on the caller's thread."""
 
@@ -352,40 +402,16 @@ class _FileSource(FrameSource):
         """One pass over the file; returns (t of its last frame, frames it numbered)."""
         stream = container.streams.video[0]
         cc = stream.codec_context
-        tb = stream.time_base or Fraction(1, 90000)
         nominal = 1.0 / self.fps if self.fps else None
+        clock = _PassClock(stream.time_base or Fraction(1, 90000), nominal or 1.0 / self._sampler.fps, t_offset)
         can_skip = cc.name in _NONREF_SKIP_CODECS and nominal is not None and not self._every_frame
         between: collections.deque[Frame] = collections.deque(maxlen=MAX_LEAD_IN)
         skipping = False
-
-        origin: int | None = None  # pts of the first presented frame: t = 0 there
-        pending: list[int] = []  # packet pts not yet presented, to number skipped/bad frames
-        pts_ok = True
-        next_index = 0
-        last_t = -1.0
         bad = 0
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError as exc:
-                # A demuxer error mid-file (truncation, garbage): keep what was decoded.
-                log.warning("%s: stopped reading at a demux error: %s", self._path, _one_line(exc))
-                break
-            if self._stop is not None and self._stop.is_set():
-                break
-            if packet.pts is not None and not packet.is_discard:
-                heapq.heappush(pending, packet.pts)
-            elif packet.size and packet.pts is None:
-                pts_ok = False  # numbering by pts is impossible; count frames instead
-            if can_skip:
-                want = True
-                if packet.pts is not None and origin is not None and nominal is not None:
-                    spacing = float(packet.duration * tb) if packet.duration else nominal
-                    t_pkt = float((packet.pts - origin) * tb) + t_offset
-                    want = self._sampler.may_need(t_pkt, 1.5 * spacing)
+        for packet in self._packets(container, stream):
+            clock.packet(packet)
+            if can_skip and nominal is not None:
+                want = clock.may_need(packet, nominal, self._sampler)
                 if want == skipping:  # only touch the context when the answer changes
                     skipping = not want
                     cc.skip_frame = "NONREF" if skipping else "DEFAULT"
@@ -396,25 +422,7 @@ class _FileSource(FrameSource):
                 continue
             for vf in decoded:
                 self.decoded_frames += 1
-                pts = vf.pts
-                if pts is not None and pts_ok:
-                    if origin is None:
-                        origin = pts
-                        while pending and pending[0] < pts:  # pre-roll that never shows
-                            heapq.heappop(pending)
-                    while pending and pending[0] < pts:  # skipped or undecodable frames
-                        heapq.heappop(pending)
-                        next_index += 1
-                    if pending and pending[0] == pts:
-                        heapq.heappop(pending)
-                    t = float((pts - origin) * tb) + t_offset
-                else:
-                    t = next_index * (nominal or 1.0 / self._sampler.fps) + t_offset
-                index = next_index
-                next_index += 1
-                if t <= last_t:  # broken timestamps: keep time moving forward
-                    t = last_t + (nominal or 1e-3)
-                last_t = t
+                index, t = clock.frame(vf.pts, nominal)
                 if not self._sampler.take(t):
                     if self._every_frame:
                         between.append(self._frame(vf, index_offset + index, t))
@@ -427,7 +435,23 @@ class _FileSource(FrameSource):
         if bad:
             self.bad_packets += bad
             log.warning("%s: %d undecodable packet(s) skipped", self._path, bad)
-        return last_t, next_index
+        return clock.last_t, clock.next_index
+
+    def _packets(self, container: av.container.InputContainer, stream: Any) -> Iterator[av.Packet]:
+        """The stream's packets until the end, a demux error (what was decoded is kept) or stop."""
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                # A demuxer error mid-file (truncation, garbage): keep what was decoded.
+                log.warning("%s: stopped reading at a demux error: %s", self._path, _one_line(exc))
+                return
+            if self._stop is not None and self._stop.is_set():
+                return
+            yield packet
 
     def _frame(self, vf: av.VideoFrame, index: int, t: float) -> Frame:
         return Frame(
@@ -536,6 +560,19 @@ class _Decoded(Protocol):
     """A decoded frame whose conversion to BGR is deferred until the sampler keeps it."""
 
     def to_bgr(self) -> np.ndarray: ...
+
+
+@dataclasses.dataclass
+class _LiveState:
+    """What a live source's reader thread remembers across connections."""
+
+    delay: float  # the next reconnect backoff
+    outage_start: datetime | None = None  # set while the camera is not delivering
+    outage_reason: str = ""
+    streamed: bool = False  # delivered at least one frame since open
+    last_ts: datetime | None = None
+    index: int = 0
+    between: collections.deque[Frame] = dataclasses.field(default_factory=lambda: collections.deque(maxlen=MAX_LEAD_IN))
 
 
 class _StreamReader(Protocol):
@@ -753,89 +790,95 @@ class _LiveSource(FrameSource):
         return _PyAVStream(source, self._stall)
 
     def _run(self) -> None:
-        delay = self._backoff[0]
-        outage_start: datetime | None = None  # set while the camera is not delivering
-        outage_reason = ""
-        streamed = False  # delivered at least one frame since open
-        last_ts: datetime | None = None
-        index = 0
-        between: collections.deque[Frame] = collections.deque(maxlen=MAX_LEAD_IN)
+        st = _LiveState(delay=self._backoff[0])
         while not self._stopping():
-            try:
-                reader = self._open_reader()
-            except (av.FFmpegError, OSError, SourceError, cv2.error) as exc:
-                if outage_start is None:  # a camera down at start-up is an outage from open
-                    outage_start = last_ts or self._opened_at
-                    outage_reason = f"cannot open: {_one_line(exc)}"
-                    log.warning("%s: cannot open (retrying): %s", self._name, _one_line(exc))
-                else:  # one warning per outage; a camera down all night would flood the log
-                    log.debug("%s: cannot open (retry in %.1f s): %s", self._name, delay, _one_line(exc))
-                self._sleep(delay)
-                delay = min(delay * 2, self._backoff[1])
+            reader = self._try_open(st)
+            if reader is None:
+                self._sleep(st.delay)
+                st.delay = min(st.delay * 2, self._backoff[1])
                 continue
             if reader.fps:
                 self.fps = reader.fps
-            reason = "stream ended"
-            session_frames = 0
-            try:
-                for decoded in reader.frames():
-                    now_ts = datetime.now(self._tz)
-                    t = time.monotonic() - self._t0
-                    if session_frames == 0:
-                        delay = self._backoff[0]
-                        if outage_start is not None:
-                            if streamed:
-                                self.reconnects += 1
-                            log.info(
-                                "%s: frames again after %.1f s (%s)",
-                                self._name,
-                                (now_ts - outage_start).total_seconds(),
-                                outage_reason,
-                            )
-                            self.gaps += 1
-                            self._queue.put(SourceGap(self.camera_id, outage_start, now_ts, outage_reason))
-                            outage_start = None
-                    session_frames += 1
-                    streamed = True
-                    self.decoded_frames += 1
-                    idx = index
-                    index += 1
-                    last_ts = now_ts
-                    if self._stopping():
-                        break
-                    if not self._sampler.take(t):
-                        if self._every_frame:
-                            between.append(Frame(self.camera_id, idx, t, now_ts, decoded.to_bgr(),
-                                                 time.perf_counter()))
-                        continue
-                    image = decoded.to_bgr()
-                    self.size = (image.shape[1], image.shape[0])
-                    self._queue.put(
-                        Frame(
-                            camera_id=self.camera_id,
-                            index=idx,
-                            t=t,
-                            ts=now_ts,
-                            image=image,
-                            captured_at=time.perf_counter(),
-                            lead_in=tuple(between),
-                        )
-                    )
-                    between.clear()
-            except _Stall:
-                reason = f"stall: no frame for {self._stall:g} s"
-            except av.ExitError:  # PyAV's read timeout fired
-                reason = f"stall: no data for {self._stall:g} s"
-            except (av.FFmpegError, OSError, SourceError, cv2.error) as exc:
-                reason = f"read error: {_one_line(exc)}"
-            finally:
-                reader.close()
-                between.clear()  # frames of a lost session do not lead into the next one
+            reason = self._session(reader, st)
             if self._stopping():
                 break
-            if outage_start is None:
-                outage_start = last_ts or datetime.now(self._tz)
-                outage_reason = reason
+            if st.outage_start is None:
+                st.outage_start = st.last_ts or datetime.now(self._tz)
+                st.outage_reason = reason
                 log.warning("%s: %s; reconnecting", self._name, reason)
-            self._sleep(delay)
-            delay = min(delay * 2, self._backoff[1])
+            self._sleep(st.delay)
+            st.delay = min(st.delay * 2, self._backoff[1])
+
+    def _try_open(self, st: _LiveState) -> _StreamReader | None:
+        try:
+            return self._open_reader()
+        except (av.FFmpegError, OSError, SourceError, cv2.error) as exc:
+            if st.outage_start is None:  # a camera down at start-up is an outage from open
+                st.outage_start = st.last_ts or self._opened_at
+                st.outage_reason = f"cannot open: {_one_line(exc)}"
+                log.warning("%s: cannot open (retrying): %s", self._name, _one_line(exc))
+            else:  # one warning per outage; a camera down all night would flood the log
+                log.debug("%s: cannot open (retry in %.1f s): %s", self._name, st.delay, _one_line(exc))
+            return None
+
+    def _session(self, reader: _StreamReader, st: _LiveState) -> str:
+        """Reads one connection's frames until it ends; returns why it ended."""
+        reason = "stream ended"
+        first = True
+        try:
+            for decoded in reader.frames():
+                now_ts = datetime.now(self._tz)
+                t = time.monotonic() - self._t0
+                if first:
+                    self._frames_again(st, now_ts)
+                    first = False
+                self.decoded_frames += 1
+                st.last_ts = now_ts
+                if self._stopping():
+                    break
+                self._deliver(decoded, st, now_ts, t)
+        except _Stall:
+            reason = f"stall: no frame for {self._stall:g} s"
+        except av.ExitError:  # PyAV's read timeout fired
+            reason = f"stall: no data for {self._stall:g} s"
+        except (av.FFmpegError, OSError, SourceError, cv2.error) as exc:
+            reason = f"read error: {_one_line(exc)}"
+        finally:
+            reader.close()
+            st.between.clear()  # frames of a lost session do not lead into the next one
+        return reason
+
+    def _frames_again(self, st: _LiveState, now_ts: datetime) -> None:
+        """A connection's first frame: the backoff resets and an outage, if any, becomes a gap."""
+        st.delay = self._backoff[0]
+        if st.outage_start is not None:
+            if st.streamed:
+                self.reconnects += 1
+            log.info("%s: frames again after %.1f s (%s)", self._name,
+                     (now_ts - st.outage_start).total_seconds(), st.outage_reason)
+            self.gaps += 1
+            self._queue.put(SourceGap(self.camera_id, st.outage_start, now_ts, st.outage_reason))
+            st.outage_start = None
+        st.streamed = True
+
+    def _deliver(self, decoded: _Decoded, st: _LiveState, now_ts: datetime, t: float) -> None:
+        idx = st.index
+        st.index += 1
+        if not self._sampler.take(t):
+            if self._every_frame:
+                st.between.append(Frame(self.camera_id, idx, t, now_ts, decoded.to_bgr(), time.perf_counter()))
+            return
+        image = decoded.to_bgr()
+        self.size = (image.shape[1], image.shape[0])
+        self._queue.put(
+            Frame(
+                camera_id=self.camera_id,
+                index=idx,
+                t=t,
+                ts=now_ts,
+                image=image,
+                captured_at=time.perf_counter(),
+                lead_in=tuple(st.between),
+            )
+        )
+        st.between.clear()

@@ -693,30 +693,8 @@ class EvidenceRecorder:
         details = dict(v.details)
         details.pop("evidence_error", None)  # a stale copy from on_change; job.errors is the truth
         details["clip_annotated"] = job.paths.clip_annotated
-        # trust the disk over the bookkeeping: a record must never point at a file that is not there
-        if not job.clip_failed and not (job.stats is not None and (self.data_dir / job.paths.clip).is_file()):
-            job.clip_failed = True
-            job.errors.append("clip: not written")
-        if not job.snap_failed and job.snap_written is not None and not (
-            self.data_dir / job.paths.snapshot
-        ).is_file():
-            job.snap_failed = True
-            job.errors.append("snapshot: not written")
-        st = job.stats
-        if st is not None and not job.clip_failed:
-            details["clip_first_frame_at"] = iso_ms(st.first_ts)
-            details["clip_duration_s"] = round(st.duration_s, 3)
-            details["clip_frames"] = st.frames
-            details["clip_pre_s"] = round((v.started_at - st.first_ts).total_seconds(), 3)
-            if v.ended_at is not None and not job.truncated:
-                end = st.last_ts + timedelta(seconds=self.frame_interval_s)
-                details["clip_post_s"] = round((end - v.ended_at).total_seconds(), 3)
-        if job.truncated:
-            details["clip_truncated"] = True
-            details["clip_note"] = (f"violation longer than max_clip_s={self.cfg.max_clip_s:g} s: "
-                                    f"the clip keeps its first {self.cfg.max_clip_s:g} s")
-        elif job.pre_note:
-            details["clip_note"] = job.pre_note
+        self._check_files(job)
+        details.update(self._clip_details(job))
         with self._cond:
             dropped = self._stats.frames_dropped - job.dropped_at_start + job.overflow
         if dropped:
@@ -732,14 +710,7 @@ class EvidenceRecorder:
             details.pop("clip_annotated", None)
         if job.overlay_error:
             details["overlay_error"] = job.overlay_error
-        # tamper evidence: the finished files' SHA-256, checked by the API on upload and by
-        # `tellerwatch verify` against its evidence folder
-        for key, rel, ok in (("snapshot_sha256", job.paths.snapshot, not job.snap_failed),
-                             ("clip_sha256", job.paths.clip, not job.clip_failed),
-                             ("clip_annotated_sha256", job.paths.clip_annotated, "clip_annotated" in details)):
-            digest = sha256_file(self.data_dir / rel) if ok else None
-            if digest is not None:
-                details[key] = digest
+        details.update(self._digests(job, with_annotated="clip_annotated" in details))
         final = v.model_copy(update={
             "snapshot": None if job.snap_failed else job.paths.snapshot,
             "clip": None if job.clip_failed else job.paths.clip,
@@ -754,6 +725,49 @@ class EvidenceRecorder:
             # a size limit is checked after every clip, not only every RETENTION_EVERY_S: a busy
             # camera writes many clips in ten minutes, and a small disk fills in between
             self._next_retention = 0.0
+
+    def _check_files(self, job: _Job) -> None:
+        """Trust the disk over the bookkeeping: a record must never point at a file that is not there."""
+        if not job.clip_failed and not (job.stats is not None and (self.data_dir / job.paths.clip).is_file()):
+            job.clip_failed = True
+            job.errors.append("clip: not written")
+        if not job.snap_failed and job.snap_written is not None and not (
+            self.data_dir / job.paths.snapshot
+        ).is_file():
+            job.snap_failed = True
+            job.errors.append("snapshot: not written")
+
+    def _clip_details(self, job: _Job) -> dict[str, Any]:
+        """What the record says about its clip: first frame, length, frames, time before and after."""
+        details: dict[str, Any] = {}
+        v, st = job.violation, job.stats
+        if st is not None and not job.clip_failed:
+            details["clip_first_frame_at"] = iso_ms(st.first_ts)
+            details["clip_duration_s"] = round(st.duration_s, 3)
+            details["clip_frames"] = st.frames
+            details["clip_pre_s"] = round((v.started_at - st.first_ts).total_seconds(), 3)
+            if v.ended_at is not None and not job.truncated:
+                end = st.last_ts + timedelta(seconds=self.frame_interval_s)
+                details["clip_post_s"] = round((end - v.ended_at).total_seconds(), 3)
+        if job.truncated:
+            details["clip_truncated"] = True
+            details["clip_note"] = (f"violation longer than max_clip_s={self.cfg.max_clip_s:g} s: "
+                                    f"the clip keeps its first {self.cfg.max_clip_s:g} s")
+        elif job.pre_note:
+            details["clip_note"] = job.pre_note
+        return details
+
+    def _digests(self, job: _Job, *, with_annotated: bool) -> dict[str, str]:
+        """Tamper evidence: the finished files' SHA-256, checked by the API on upload and by
+        `tellerwatch verify` against its evidence folder."""
+        out: dict[str, str] = {}
+        for key, rel, ok in (("snapshot_sha256", job.paths.snapshot, not job.snap_failed),
+                             ("clip_sha256", job.paths.clip, not job.clip_failed),
+                             ("clip_annotated_sha256", job.paths.clip_annotated, with_annotated)):
+            digest = sha256_file(self.data_dir / rel) if ok else None
+            if digest is not None:
+                out[key] = digest
+        return out
 
     def _fail(self, job: _Job, what: str, exc: BaseException) -> None:
         msg = f"{what}: {exc}"

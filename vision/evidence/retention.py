@@ -47,6 +47,50 @@ class RetentionReport:
     errors: tuple[str, ...] = ()
 
 
+def _scan(evidence_dir: Path) -> list[_Group]:
+    """Evidence groups under ``evidence_dir`` (per folder and violation id), oldest first."""
+    groups: dict[tuple[str, str], _Group] = {}
+    for dirpath, _dirs, names in os.walk(evidence_dir):
+        for name in names:
+            vid = violation_id_of(name)
+            if vid is None:
+                continue
+            path = Path(dirpath) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # deleted meanwhile
+            group = groups.setdefault((dirpath, vid), _Group(vid))
+            group.files.append(path)
+            group.size += st.st_size
+            group.mtime = max(group.mtime, st.st_mtime)
+            group.writing = group.writing or name.endswith(".part")
+    return sorted(groups.values(), key=lambda g: g.mtime)
+
+
+@dataclass
+class _Deleter:
+    total: int
+    deleted: list[str] = field(default_factory=list)
+    deleted_bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def delete(self, group: _Group) -> None:
+        for path in group.files:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                size = 0
+            except OSError as exc:
+                self.errors.append(f"{path}: {exc}")
+                log.warning("retention could not delete %s: %s", path, exc)
+                continue
+            self.total -= size
+            self.deleted_bytes += size
+        self.deleted.append(group.vid)
+
+
 def apply_retention(
     evidence_dir: Path,
     max_age_days: float | None,
@@ -69,63 +113,26 @@ def apply_retention(
         raise ValueError(f"max_total_bytes must be >= 0 or None; got {max_total_bytes}")
     now = time.time() if now is None else now
     protected = set(protected_ids)
-    groups: dict[tuple[str, str], _Group] = {}
-    errors: list[str] = []
     if not evidence_dir.is_dir():
         return RetentionReport((), 0, 0, 0)
-    for dirpath, _dirs, names in os.walk(evidence_dir):
-        for name in names:
-            vid = violation_id_of(name)
-            if vid is None:
-                continue
-            path = Path(dirpath) / name
-            try:
-                st = path.stat()
-            except OSError:
-                continue  # deleted meanwhile
-            group = groups.setdefault((dirpath, vid), _Group(vid))
-            group.files.append(path)
-            group.size += st.st_size
-            group.mtime = max(group.mtime, st.st_mtime)
-            group.writing = group.writing or name.endswith(".part")
-
-    ordered = sorted(groups.values(), key=lambda g: g.mtime)
-    total = sum(g.size for g in ordered)
+    ordered = _scan(evidence_dir)
     protected_bytes = sum(g.size for g in ordered if g.vid in protected)
-    deleted: list[str] = []
-    deleted_bytes = 0
-
-    def delete(group: _Group) -> None:
-        nonlocal total, deleted_bytes
-        for path in group.files:
-            try:
-                size = path.stat().st_size
-                path.unlink()
-            except FileNotFoundError:
-                size = 0
-            except OSError as exc:
-                errors.append(f"{path}: {exc}")
-                log.warning("retention could not delete %s: %s", path, exc)
-                continue
-            total -= size
-            deleted_bytes += size
-        deleted.append(group.vid)
+    run = _Deleter(total=sum(g.size for g in ordered))
 
     remaining: list[_Group] = []
     cutoff = now - max_age_days * 86400 if max_age_days is not None else None
     for group in ordered:
         if group.vid not in protected and cutoff is not None and group.mtime < cutoff:
-            delete(group)
+            run.delete(group)
         else:
             remaining.append(group)
     if max_total_bytes is not None:
         for group in remaining:
-            if total <= max_total_bytes:
+            if run.total <= max_total_bytes:
                 break
-            if group.vid in protected or group.writing:
-                continue
-            delete(group)
-    if deleted:
+            if group.vid not in protected and not group.writing:
+                run.delete(group)
+    if run.deleted:
         log.info("retention deleted evidence of %d violation(s), %d bytes, under %s",
-                 len(deleted), deleted_bytes, evidence_dir)
-    return RetentionReport(tuple(deleted), deleted_bytes, total, protected_bytes, tuple(errors))
+                 len(run.deleted), run.deleted_bytes, evidence_dir)
+    return RetentionReport(tuple(run.deleted), run.deleted_bytes, run.total, protected_bytes, tuple(run.errors))
