@@ -54,6 +54,7 @@ import cv2
 import numpy as np
 
 from vision.config import CameraConfig
+from vision.dropqueue import DropOldest
 from vision.errors import SourceError
 from vision.frames import Frame, SourceGap
 
@@ -679,26 +680,19 @@ class _OpenCVCapture:
 
 
 class _DropOldestQueue:
-    """Bounded hand-off that discards the oldest *frame* when full; gaps are never dropped."""
+    """The reader thread's hand-off to the camera thread: drops the oldest *frame* when full;
+    gaps are never dropped."""
 
     def __init__(self, max_frames: int) -> None:
-        self._items: collections.deque[StreamItem] = collections.deque()
-        self._frames = 0
-        self._max = max_frames
+        self._items: DropOldest[StreamItem] = DropOldest(max_frames, lambda item: isinstance(item, Frame))
         self._cond = threading.Condition()
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._items.dropped
 
     def put(self, item: StreamItem) -> None:
         with self._cond:
-            if isinstance(item, Frame):
-                if self._frames >= self._max:
-                    for i, old in enumerate(self._items):
-                        if isinstance(old, Frame):
-                            del self._items[i]
-                            self._frames -= 1
-                            self.dropped += 1
-                            break
-                self._frames += 1
             self._items.append(item)
             self._cond.notify()
 
@@ -708,10 +702,7 @@ class _DropOldestQueue:
                 self._cond.wait(timeout)
             if not self._items:
                 return None
-            item = self._items.popleft()
-            if isinstance(item, Frame):
-                self._frames -= 1
-            return item
+            return self._items.popleft()
 
 
 class _LiveSource(FrameSource):

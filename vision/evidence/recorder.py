@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from vision.config import CameraConfig
+from vision.dropqueue import DropOldest
 from vision.events import ChangeKind, Violation, ViolationChange, iso_ms
 from vision.evidence.mp4 import ClipStats, ClipWriter
 from vision.evidence.overlay import Focus, Overlay, Renderer
@@ -169,6 +170,8 @@ class EvidenceRecorder:
         self.hold_s = max_clear + 1.0 + self.analysis_interval_s
         wanted = self.cfg.pre_s + max(max_grace, self.hold_s) + 1.0
         self.span_s = max(min(wanted, self.cfg.buffer_max_s), self.hold_s + 1.0)
+        # frames may be dropped when the worker falls behind; violation changes never are
+        self._inbox: DropOldest[_Item] = DropOldest(3, lambda item: isinstance(item, _FrameItem))
         self.set_source_fps(camera.analysis_fps)
         self.source_fps_known = False
         if backpressure_s is None:
@@ -178,8 +181,6 @@ class EvidenceRecorder:
         self.backpressure_s = backpressure_s
 
         self._cond = threading.Condition()
-        self._inbox: deque[_Item] = deque()
-        self._queued_frames = 0
         self._closed = False
         self._thread: threading.Thread | None = None
         self._finished: list[Violation] = []
@@ -215,7 +216,7 @@ class EvidenceRecorder:
             self.ring = FrameRing(self.span_s, max_frames)
         else:
             ring.max_frames = max_frames
-        self.max_queued_frames = max(3, math.ceil(fps / 2))
+        self._inbox.max_droppable = self.max_queued_frames = max(3, math.ceil(fps / 2))
         self.max_job_backlog = 2 * max_frames
 
     def add_frame(self, frame: Frame, overlay: Overlay | None = None, *, analysed: bool = True) -> None:
@@ -230,21 +231,13 @@ class EvidenceRecorder:
             if self._closed:
                 return
             self._stats.frames_in += 1
-            if self._queued_frames >= self.max_queued_frames and self.backpressure_s > 0:
+            if self._inbox.full() and self.backpressure_s > 0:
                 self._ensure_thread()
-                self._cond.wait_for(lambda: self._queued_frames < self.max_queued_frames or self._closed,
-                                    timeout=self.backpressure_s)
+                self._cond.wait_for(lambda: not self._inbox.full() or self._closed, timeout=self.backpressure_s)
                 if self._closed:
                     return
-            if self._queued_frames >= self.max_queued_frames:
-                for i, item in enumerate(self._inbox):
-                    if isinstance(item, _FrameItem):
-                        del self._inbox[i]
-                        self._queued_frames -= 1
-                        self._stats.frames_dropped += 1
-                        break
-            self._inbox.append(_FrameItem(frame, overlay if overlay is not None else Overlay(), analysed))
-            self._queued_frames += 1
+            if self._inbox.append(_FrameItem(frame, overlay if overlay is not None else Overlay(), analysed)):
+                self._stats.frames_dropped += 1
             self._ensure_thread()
             self._cond.notify_all()
 
@@ -328,7 +321,6 @@ class EvidenceRecorder:
                 if self._inbox:
                     item = self._inbox.popleft()
                     if isinstance(item, _FrameItem):
-                        self._queued_frames -= 1
                         self._cond.notify_all()  # a file source may be waiting for room
             if item is not None:
                 # take in everything queued before encoding the next clip frame
