@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import vision.sources as sources
+import vision.sources.file  # noqa: F401  (sources.file, patched below)
 from vision.config import CameraConfig
 from vision.errors import SourceError
 from vision.frames import Frame, SourceGap
@@ -109,7 +110,7 @@ def test_skipping_undecoded_frames_changes_nothing(bottle: Path, monkeypatch: py
     """Skipping non-reference frames must leave the kept frames, their times and numbers intact."""
     with open_source(camera(str(bottle), analysis_fps=5), TZ) as src:
         skipped = frames_of(src)
-    monkeypatch.setattr(sources, "_NONREF_SKIP_CODECS", frozenset())
+    monkeypatch.setattr(sources.file, "_NONREF_SKIP_CODECS", frozenset())  # where the file source reads it
     with open_source(camera(str(bottle), analysis_fps=5), TZ) as full_src:
         full = frames_of(full_src)
     assert full_src.decoded_frames == BOTTLE_FRAMES > src.decoded_frames
