@@ -201,7 +201,7 @@ class DetectorConfig(Strict):
         "or openvino (CPU; pip install 'tellerwatch[openvino]')",
     )
     dynamic_batch: bool = Field(
-        True,
+        False,
         description="ONNX types: make a fixed batch-1 model take several cameras' frames at once "
         "(rewritten in memory, checked against batch 1; falls back to batch 1 with one log line)",
     )

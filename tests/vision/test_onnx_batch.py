@@ -41,7 +41,8 @@ def test_batched_equals_single_on_real_frames(kind: str, name: str, batched: boo
     model = SHARED / "models" / name
     if not model.is_file():
         pytest.skip(f"{model} is absent (the team's model files live in ../shared/models)")
-    det = build_detector(DetectorConfig(type=kind, model=str(model)))
+    assert not build_detector(DetectorConfig(type=kind, model=str(model))).supports_batch  # off by default
+    det = build_detector(DetectorConfig(type=kind, model=str(model), dynamic_batch=True))
     assert det.supports_batch is batched  # the shared exports all declare batch 1
     frames = _frames(4)
     batched = det.detect_batch(frames)
