@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -32,11 +32,14 @@ from vision.journal import Journal, remove_partial_files, settle_evidence
 from vision.pipeline import CameraPipeline, FrameResult
 from vision.rules.camera_offline import CameraOfflineRule
 from vision.sinks.base import Sink, ZoneCountSink
-from vision.sources import open_source
+from vision.sources import FrameSource, StreamItem, open_source
 from vision.timing import StageTimes
 from vision.zone_sync import ZonePoller
 
 log = logging.getLogger("tellerwatch.runner")
+
+# called after each analysed frame with (camera id, frame, its source): progress bars, tests
+OnFrame = Callable[[str, Frame, FrameSource], None]
 
 
 @dataclass
@@ -190,7 +193,7 @@ def run_camera(
     *,
     max_seconds: float | None,
     stop: threading.Event,
-    on_frame: Any = None,
+    on_frame: OnFrame | None = None,
     health: HealthMonitor | None = None,
     zones: ZonePoller | None = None,
     offline: list[CameraOfflineRule] | None = None,
@@ -219,13 +222,13 @@ class _CameraLoop:
     router: ViolationRouter
     frames_out: JsonlWriter
     report: CameraReport
-    on_frame: Any
+    on_frame: OnFrame | None
     health: HealthMonitor | None
     zones: ZonePoller | None
     offline: list[CameraOfflineRule]
     last_counts: dict[str, int] | None = None
 
-    def read(self, source: Any, max_seconds: float | None, stop: threading.Event) -> None:
+    def read(self, source: FrameSource, max_seconds: float | None, stop: threading.Event) -> None:
         if source.fps:
             self.pipeline.evidence.set_source_fps(source.fps)
         if self.health is not None:
@@ -250,7 +253,7 @@ class _CameraLoop:
             if self.on_frame is not None:
                 self.on_frame(self.camera.id, item, source)
 
-    def _next(self, it: Any) -> Frame | SourceGap | None:
+    def _next(self, it: Iterator[StreamItem]) -> Frame | SourceGap | None:
         if self.health is not None:
             self.health.waiting(self.camera.id)
         try:
@@ -363,7 +366,7 @@ def run(
     sinks: Sequence[Sink] | None = None,
     detector: FrameDetector | None = None,
     motion_gating: bool | None = None,
-    on_frame: Any = None,
+    on_frame: OnFrame | None = None,
     stop: threading.Event | None = None,
     status_interval_s: float | None = DEFAULT_INTERVAL_S,
     down_after_s: float = DEFAULT_DOWN_AFTER_S,
