@@ -53,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     imgs = frames(16)
     for kind, name in MODELS.items():
-        det = build_detector(DetectorConfig(type=kind, model=str(SHARED / "models" / name)))
+        det = build_detector(DetectorConfig(type=kind, model=str(SHARED / "models" / name), dynamic_batch=True))
         det.detect(imgs[0])  # warm-up
         row = [f"{name} batched={det.supports_batch}"]
         for batch in (1, 2, 4, 8):
