@@ -83,6 +83,19 @@ def validate(config: ConfigArg) -> None:
     cfg = _load(config)
     n_rules = sum(len(c.rules) for c in cfg.cameras)
     out.print(f"{config}: valid ({len(cfg.cameras)} camera(s), {n_rules} rule(s))", markup=False)
+    from vision.evidence.retention import short_retention_warnings
+
+    for line in short_retention_warnings({c.id: c.evidence.retention_days for c in cfg.cameras}):
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _warn_disk(evidence_dir: Path, cfg: Any | None) -> None:
+    """Warns (stderr) when the disk cannot hold the retention at the measured evidence rate."""
+    from vision.evidence.retention import capacity_warning
+
+    line = capacity_warning(evidence_dir, [c.evidence.retention_days for c in cfg.cameras] if cfg else [])
+    if line:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _build_sinks(cfg: Any) -> list[Any]:
@@ -135,7 +148,7 @@ def run_cmd(
 ) -> None:
     """Run every camera in CONFIG; files run to their end, then exit 0."""
     cfg = _load(config)
-    writable_data_dir()
+    _warn_disk(writable_data_dir() / "evidence", cfg)
     try:
         sinks = _build_sinks(cfg)
     except TellerWatchError as exc:
@@ -294,8 +307,7 @@ def serve(
     from api.cli_support import serve as do_serve
     from vision.datadir import DataDirError, check_data_dir
 
-    if config is not None:
-        _load(config)
+    cfg = _load(config) if config is not None else None
     try:
         check_data_dir(data_dir())
         evidence = os.environ.get("TELLERWATCH_EVIDENCE_DIR")
@@ -303,6 +315,7 @@ def serve(
             check_data_dir(Path(evidence), "evidence dir")
     except DataDirError as exc:
         fail(str(exc))
+    _warn_disk(Path(evidence) if evidence else data_dir() / "evidence", cfg)
     try:
         do_serve(config, host, port)
     except (TellerWatchError, ValueError) as exc:

@@ -531,7 +531,8 @@ class EvidenceConfig(Strict):
         default=26, ge=0, le=51, description="libx264 constant quality (lower = better, bigger)"
     )
     retention_days: float | None = Field(
-        default=None, gt=0, description="delete this camera's evidence older than this (not open ones)"
+        default=30.0, gt=0,
+        description="delete this camera's evidence older than this (not open ones); GA 38-2015 asks >= 30",
     )
     retention_max_mb: float | None = Field(
         default=None, gt=0, description="keep this camera's evidence under this size, oldest deleted first"

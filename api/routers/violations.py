@@ -234,6 +234,16 @@ def own_evidence(settings: SettingsDep, row: Violation, kind: str) -> FilePath |
     return evidence.resolve(settings.evidence_path, relative)
 
 
+def missing_evidence(row: Violation, kind: str) -> HTTPException:
+    """410 when the record names its own file and that file is gone (evidence expires after
+    ``evidence.retention_days``; the record stays), 404 when it names none."""
+    relative = getattr(row, kind)
+    if isinstance(relative, str) and evidence.pointer_ok(relative, kind, row.site, row.camera, row.id):
+        return HTTPException(status.HTTP_410_GONE, f"the {kind} of violation {row.id} has expired (evidence is "
+                             "deleted after evidence.retention_days, 30 by default); the record stays")
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"violation {row.id} has no {kind} file")
+
+
 def audit_view(
     request: Request, session: Session, user: AuthUser, row: Violation, kind: str, range_: str | None
 ) -> None:
@@ -308,7 +318,7 @@ def _evidence(
     row = visible(session, user, violation_id)
     path = own_evidence(settings, row, kind)
     if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"violation {violation_id} has no {kind} file")
+        raise missing_evidence(row, kind)
     response = serve(session, settings, row, kind, path, range_header, download=download, privacy_=privacy_)
     audit_view(request, session, user, row, kind, range_header)
     return response
@@ -326,6 +336,7 @@ PrivacyQuery = Annotated[
 RANGE_RESPONSES: dict[int | str, dict[str, object]] = {
     206: {"description": "the requested byte range"},
     404: {"description": "no such violation, or no file"},
+    410: {"description": "the record's file expired under evidence.retention_days (the record stays)"},
     416: {"description": "range not satisfiable"},
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -136,3 +137,89 @@ def apply_retention(
         log.info("retention deleted evidence of %d violation(s), %d bytes, under %s",
                  len(run.deleted), run.deleted_bytes, evidence_dir)
     return RetentionReport(tuple(run.deleted), run.deleted_bytes, run.total, protected_bytes, tuple(run.errors))
+
+
+# GA 38-2015: alarm video is kept at least this many days. ``validate`` warns below it (a lab
+# or a test box may keep less on purpose); it does not refuse.
+REQUIRED_RETENTION_DAYS = 30.0
+RATE_WINDOW_DAYS = 7.0
+
+
+@dataclass(frozen=True, slots=True)
+class DiskForecast:
+    """How many days of evidence the disk under ``evidence_dir`` holds at the measured rate."""
+
+    evidence_dir: Path
+    free_bytes: int
+    evidence_bytes: int  # evidence on disk now (it is rolled over, so it counts as room)
+    bytes_per_day: float  # measured over the last RATE_WINDOW_DAYS (at least one day of span)
+    required_days: float
+
+    @property
+    def days_held(self) -> float | None:
+        """Days of evidence the disk holds; None when nothing was recorded (no rate)."""
+        if self.bytes_per_day <= 0:
+            return None
+        return (self.free_bytes + self.evidence_bytes) / self.bytes_per_day
+
+    @property
+    def short(self) -> bool:
+        held = self.days_held
+        return held is not None and held < self.required_days
+
+    def message(self) -> str:
+        held = self.days_held
+        return (f"evidence disk {self.evidence_dir}: {self.free_bytes} bytes free + {self.evidence_bytes} bytes of "
+                f"evidence, measured {self.bytes_per_day:.0f} bytes/day over the last {RATE_WINDOW_DAYS:g} days: "
+                f"holds {held if held is None else round(held, 1)} days, {self.required_days:g} required")
+
+
+def measured_rate(evidence_dir: Path, *, now: float | None = None,
+                  window_days: float = RATE_WINDOW_DAYS) -> tuple[float, int]:
+    """(bytes per day of evidence written in the last ``window_days``, bytes of all evidence on disk).
+
+    The span is from the oldest file in the window to now, at least one day, so a box that has
+    recorded for an hour is not extrapolated into a huge rate.
+    """
+    now = time.time() if now is None else now
+    start = now - window_days * 86400
+    recent = 0
+    oldest = now
+    total = 0
+    for group in _scan(evidence_dir) if evidence_dir.is_dir() else []:
+        total += group.size
+        if group.mtime >= start:
+            recent += group.size
+            oldest = min(oldest, group.mtime)
+    span_days = max((now - oldest) / 86400, 1.0)
+    return recent / span_days, total
+
+
+def disk_forecast(evidence_dir: Path, required_days: float = REQUIRED_RETENTION_DAYS, *,
+                  now: float | None = None) -> DiskForecast:
+    """The forecast for ``evidence_dir`` (its nearest existing parent's disk if it does not exist)."""
+    rate, total = measured_rate(evidence_dir, now=now)
+    probe = evidence_dir
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    return DiskForecast(evidence_dir, free, total, rate, required_days)
+
+
+def capacity_warning(evidence_dir: Path, retention_days: Collection[float | None]) -> str | None:
+    """A warning line when the disk under ``evidence_dir`` cannot keep the longest retention asked.
+
+    Every camera's evidence shares that disk, so the rate is that of the whole folder and the days
+    required are the longest of the cameras' ``evidence.retention_days`` (None counts as
+    REQUIRED_RETENTION_DAYS); None when the disk holds enough, or nothing was recorded yet.
+    """
+    required = max((d or REQUIRED_RETENTION_DAYS for d in retention_days), default=REQUIRED_RETENTION_DAYS)
+    forecast = disk_forecast(evidence_dir, required)
+    return f"warning: {forecast.message()}" if forecast.short else None
+
+
+def short_retention_warnings(retention_days: dict[str, float | None]) -> list[str]:
+    """``validate``'s warnings: cameras that keep evidence less than GA 38-2015's 30 days."""
+    return [f"warning: camera {cam}: evidence.retention_days {days:g} is under the {REQUIRED_RETENTION_DAYS:g} "
+            "days GA 38-2015 asks for alarm video"
+            for cam, days in retention_days.items() if days is not None and days < REQUIRED_RETENTION_DAYS]
