@@ -45,9 +45,12 @@ def dynamic_model_bytes(path: Path) -> bytes:
         dims[0].dim_param = BATCH
     by_name = {t.name: t for t in graph.initializer}
     consts = {o: n for n in graph.node if n.op_type == "Constant" for o in n.output}
+    live = {i.name for i in inputs}  # tensors that carry the batch (nodes are topologically sorted)
     for node in graph.node:
-        if node.op_type != "Reshape" or len(node.input) < 2:
-            continue
+        if any(name in live for name in node.input):
+            live.update(node.output)
+        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[0] not in live:
+            continue  # a Reshape of weights (int8 exports' [1,-1,1,1] scales) has no batch to free
         _fix_reshape_shape(node.input[1], by_name, consts, numpy_helper)
     del graph.value_info[:]
     onnx.checker.check_model(model)
