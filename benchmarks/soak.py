@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_healthy(api, api_url, work / "serve.log")
         pipe = subprocess.Popen([sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(events),
-                                 "--quiet"], env=pipe_env, cwd=work, stdout=run_log, stderr=subprocess.STDOUT)
+                                 "--quiet"], env=pipe_env, cwd=work, stdout=run_log, stderr=subprocess.STDOUT,
+                                # a soak started with `&` or nohup ignores SIGINT, and so would the
+                                # pipeline: give it the default back, since the soak stops it with SIGINT
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         t0 = time.monotonic()
         end = t0 + args.minutes * 60
         print(f"soak: {args.cameras} camera(s) for {args.minutes:g} min, sampling every {args.interval:g} s; "

@@ -211,3 +211,10 @@ def windows(minutes: int, start_hour: int = 9) -> str:
         h2, m2 = divmod(start_hour * 60 + m + 1, 60)
         spans.append(f'"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"')
     return "[" + ", ".join(spans) + "]"
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that the test stops with SIGINT: a test run started in the
+    background (``cmd &``, nohup) ignores SIGINT, and children inherit that, so Ctrl-C would never
+    reach the pipeline; the child gets the default action back and Python its KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

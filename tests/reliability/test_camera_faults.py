@@ -26,7 +26,15 @@ from api.app import create_app
 from api.models import Violation as ViolationRow
 from api.settings import Settings
 from tests.api.helpers import INGEST_KEY, ThreadServer
-from tests.reliability.helpers import ROOT, RtspCamera, StubDetector, camera_status, require_rtsp_server, wait_for
+from tests.reliability.helpers import (
+    ROOT,
+    RtspCamera,
+    StubDetector,
+    camera_status,
+    interruptible,
+    require_rtsp_server,
+    wait_for,
+)
 from tests.vision.test_sources import remux_faststart
 from vision.config import ApiSinkConfig, parse_config
 from vision.runner import RunReport, run
@@ -253,6 +261,7 @@ def test_ctrl_c_waits_for_every_camera_to_close(tmp_path: Path, footage: Any) ->
         [sys.executable, "-m", "tellerwatch", "run", str(cfg), "--events-jsonl", str(events), "--quiet"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "TELLERWATCH_DATA_DIR": str(tmp_path / "data")},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )
     time.sleep(8)
     proc.send_signal(signal.SIGINT)

@@ -37,7 +37,7 @@ from api.security import Passwords, create_token
 from api.settings import Settings
 from api.users import create_user
 from tests.api.helpers import INGEST_KEY, JPEG, MP4, ThreadServer, free_port, record
-from tests.reliability.helpers import ROOT, ApiProcess, still_clip, wait_for
+from tests.reliability.helpers import ROOT, ApiProcess, interruptible, still_clip, wait_for
 
 PASSWORD = "access test password"
 KEY = {"X-API-Key": INGEST_KEY}
@@ -327,6 +327,7 @@ cameras:
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**env, "TELLERWATCH_DATA_DIR": str(tmp_path / "pipe"), "TW_LOG_KEY": ingest_key,
              "TW_MQTT_PW": mqtt_password},
+        preexec_fn=interruptible,
     )
     outbox = tmp_path / "pipe" / "outbox.sqlite3"
     try:
