@@ -200,6 +200,11 @@ class DetectorConfig(Strict):
         description="inference engine: opencv (ssd-mobilenet's default), onnxruntime (the ONNX types' default) "
         "or openvino (CPU; pip install 'tellerwatch[openvino]')",
     )
+    dynamic_batch: bool = Field(
+        False,
+        description="ONNX types: make a fixed batch-1 model take several cameras' frames at once "
+        "(rewritten in memory, checked against batch 1; falls back to batch 1 with one log line)",
+    )
 
     _carried_classes: list[str] = PrivateAttr(default_factory=list)
 

@@ -88,7 +88,9 @@ def _fmt_shape(shape: Sequence[Any]) -> str:
     return "[" + ",".join(str(d) if d not in (None, "", -1) else "?" for d in shape) + "]"
 
 
-def open_session(path: Path, cfg: DetectorConfig, kind: str, expects: str) -> ort.InferenceSession:
+def open_session(
+    path: Path, cfg: DetectorConfig, kind: str, expects: str, data: bytes | None = None
+) -> ort.InferenceSession:
     """An onnxruntime session tuned for a small shared CPU, or CUDA when asked and present.
 
     One intra-op pool of ``threads`` (default 2) and no inter-op parallelism: on a 2-core branch
@@ -109,7 +111,7 @@ def open_session(path: Path, cfg: DetectorConfig, kind: str, expects: str) -> or
         else:
             log.warning("detector.device is 'cuda' but onnxruntime has no CUDA provider here; using the CPU")
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        return ort.InferenceSession(data or str(path), sess_options=opts, providers=providers)
     except _ORT_ERRORS as exc:
         # onnxruntime repeats the path and an error code before the reason ("... failed:Protobuf ...")
         text = " ".join(str(exc).split())
@@ -190,6 +192,18 @@ class OnnxDetector(Detector):
             self._session = session
             self._infer = lambda blob: self._session.run(None, {self._input_name: blob})[0]
         self._batched = static_dim(in_shape[0]) is None
+        if not self._batched and cfg.backend != "openvino" and cfg.dynamic_batch:
+            from vision.detectors.onnx_batch import batched_session
+
+            dyn = batched_session(
+                path,
+                session,
+                lambda data: open_session(path, cfg, self.kind, self.layout, data),
+                (3, self.input_h, self.input_w),
+                self._dtype,
+            )
+            if dyn is not None:
+                self._session, self._batched = dyn, True
         super().__init__(cfg, class_names, f"{self.kind}:{path.name}")
 
     def _input_size(self, shape: list[Any], cfg: DetectorConfig, path: Path) -> tuple[int, int]:

@@ -102,6 +102,40 @@ _Item = _FrameItem | _ChangeItem | _CloseItem
 
 
 @dataclass
+class _Clip:
+    """The two clips of one violation as they are written: frames waiting, how far they go, how
+    it went."""
+
+    raw: ClipWriter
+    annotated: ClipWriter
+    pending: deque[BufferedFrame] = field(default_factory=deque)
+    end_limit: datetime | None = None  # last frame time for ended_at + post_s, once the end is known
+    ended: bool = False
+    done: bool = False
+    failed: bool = False
+    truncated: bool = False
+    stats: ClipStats | None = None
+    dropped_at_start: int = 0
+    overflow: int = 0
+    pre_note: str | None = None
+    plain: bool = False  # drawing failed once: stop trying
+    overlay_error: str | None = None
+
+
+@dataclass
+class _Snapshot:
+    """The choice of one violation's snapshot: the clearest frame so far and what was written."""
+
+    target: datetime | None = None  # fallback target when no frame carries a clarity score
+    best: BufferedFrame | None = None
+    score: tuple[float, ...] | None = None  # clarity of ``best`` (scored frames only)
+    dirty: bool = False
+    written: BufferedFrame | None = None
+    written_at: float = 0.0  # time.monotonic() of the last write
+    failed: bool = False
+
+
+@dataclass
 class _Job:
     """One violation's evidence in progress; touched by the worker thread only."""
 
@@ -109,28 +143,9 @@ class _Job:
     paths: EvidencePaths
     clip_from: datetime  # started_at - pre_s
     grace_s: float
-    raw: ClipWriter
-    annotated: ClipWriter
-    pending: deque[BufferedFrame] = field(default_factory=deque)
-    end_limit: datetime | None = None  # last frame time for ended_at + post_s, once the end is known
-    ended: bool = False
-    clip_done: bool = False
-    truncated: bool = False
-    stats: ClipStats | None = None
-    dropped_at_start: int = 0
-    overflow: int = 0
+    clip: _Clip
+    snap: _Snapshot = field(default_factory=_Snapshot)
     errors: list[str] = field(default_factory=list)
-    clip_failed: bool = False
-    snap_target: datetime | None = None  # fallback target when no frame carries a clarity score
-    snap_best: BufferedFrame | None = None
-    snap_score: tuple[float, ...] | None = None  # clarity of snap_best (scored frames only)
-    snap_dirty: bool = False
-    snap_written: BufferedFrame | None = None
-    snap_written_at: float = 0.0  # time.monotonic() of the last write
-    snap_failed: bool = False
-    pre_note: str | None = None
-    plain: bool = False  # drawing failed once: stop trying
-    overlay_error: str | None = None
 
 
 class EvidenceRecorder:
@@ -378,13 +393,13 @@ class EvidenceRecorder:
         h, w = image.shape[:2]
         bf = self.ring.append(frame.index, frame.ts, jpeg, w, h, scale, overlay.scaled(scale), analysed=analysed)
         for job in self._jobs.values():
-            if job.clip_done or (job.end_limit is not None and bf.ts > job.end_limit):
+            if job.clip.done or (job.clip.end_limit is not None and bf.ts > job.clip.end_limit):
                 pass
             else:
-                job.pending.append(bf)
-                if len(job.pending) > self.max_job_backlog:
-                    job.pending.popleft()
-                    job.overflow += 1
+                job.clip.pending.append(bf)
+                if len(job.clip.pending) > self.max_job_backlog:
+                    job.clip.pending.popleft()
+                    job.clip.overflow += 1
             self._consider_snapshot(job, bf)
         with self._cond:
             self._stats.frames_buffered += 1
@@ -405,19 +420,19 @@ class EvidenceRecorder:
             job = self._start_job(v)
         job.violation = v
         if item.kind == ChangeKind.ended:
-            job.ended = True
+            job.clip.ended = True
             end = v.ended_at or (self.ring.newest.ts if self.ring.newest else v.started_at)
             # a frame stands for the interval after it: the clip ends within half a frame of end + post
-            job.end_limit = end + timedelta(seconds=self.cfg.post_s - self.frame_interval_s / 2)
-            while job.pending and job.pending[-1].ts > job.end_limit:
-                job.pending.pop()
-        if job.snap_score is None:
+            job.clip.end_limit = end + timedelta(seconds=self.cfg.post_s - self.frame_interval_s / 2)
+            while job.clip.pending and job.clip.pending[-1].ts > job.clip.end_limit:
+                job.clip.pending.pop()
+        if job.snap.score is None:
             target = item.worst_at
-            if target is None and job.snap_target is None:
+            if target is None and job.snap.target is None:
                 target = self._grace_end(job)
             if target is not None:
                 target = max(target, self._grace_end(job))  # never a moment the grace still ran
-                if target != job.snap_target:
+                if target != job.snap.target:
                     self._retarget_snapshot(job, target)
         if new:
             for bf in self.ring:  # frames analysed before the change reached this thread
@@ -440,18 +455,20 @@ class EvidenceRecorder:
         fps, preset, crf = self.source_fps, self.cfg.clip_preset, self.cfg.clip_crf
         job = _Job(
             violation=v, paths=paths, clip_from=clip_from, grace_s=grace,
-            raw=ClipWriter(self.data_dir / paths.clip, fps=fps, preset=preset, crf=crf,
-                           metadata={**meta, "annotated": False}),
-            annotated=ClipWriter(self.data_dir / paths.clip_annotated, fps=fps, preset=preset, crf=crf,
-                                 metadata={**meta, "annotated": True}),
+            clip=_Clip(
+                raw=ClipWriter(self.data_dir / paths.clip, fps=fps, preset=preset, crf=crf,
+                               metadata={**meta, "annotated": False}),
+                annotated=ClipWriter(self.data_dir / paths.clip_annotated, fps=fps, preset=preset, crf=crf,
+                                     metadata={**meta, "annotated": True}),
+            ),
         )
         with self._cond:
-            job.dropped_at_start = self._stats.frames_dropped
+            job.clip.dropped_at_start = self._stats.frames_dropped
         start = self.ring.closest(clip_from)
         if start is not None:
-            job.pending.extend(self.ring.after(start.seq - 1))
+            job.clip.pending.extend(self.ring.after(start.seq - 1))
             if start.ts > clip_from + timedelta(seconds=self.frame_interval_s):
-                job.pre_note = (f"pre-roll short: the buffer reached back to {iso_ms(start.ts)}, "
+                job.clip.pre_note = (f"pre-roll short: the buffer reached back to {iso_ms(start.ts)}, "
                                 f"not {iso_ms(clip_from)}")
         self._jobs[v.id] = job
         return job
@@ -477,9 +494,9 @@ class EvidenceRecorder:
     def _retarget_snapshot(self, job: _Job, target: datetime) -> None:
         """Fallback for frames without clarity scores: the frame nearest ``target`` (>= grace end)."""
         oldest = self.ring.oldest
-        if job.snap_written is not None and oldest is not None and target < oldest.ts:
+        if job.snap.written is not None and oldest is not None and target < oldest.ts:
             return  # that moment has left the buffer; the snapshot already written stays
-        job.snap_target = target
+        job.snap.target = target
         floor = self._grace_end(job) - timedelta(milliseconds=1)
         best, best_d = None, None
         for bf in self.ring:
@@ -488,8 +505,8 @@ class EvidenceRecorder:
             d = abs((bf.ts - target).total_seconds())
             if best_d is None or d < best_d:
                 best, best_d = bf, d
-        job.snap_best = best
-        job.snap_dirty = job.snap_best is not None and job.snap_best is not job.snap_written
+        job.snap.best = best
+        job.snap.dirty = job.snap.best is not None and job.snap.best is not job.snap.written
 
     def _consider_snapshot(self, job: _Job, bf: BufferedFrame) -> None:
         """The clearest analysed frame after the grace ran out becomes the snapshot.
@@ -500,33 +517,33 @@ class EvidenceRecorder:
         """
         score = self._clarity(job, bf)
         if score is not None:
-            if job.snap_score is None or score > job.snap_score:
-                job.snap_best, job.snap_score, job.snap_dirty = bf, score, True
+            if job.snap.score is None or score > job.snap.score:
+                job.snap.best, job.snap.score, job.snap.dirty = bf, score, True
             return
-        if job.snap_score is not None or job.snap_target is None or not bf.analysed:
+        if job.snap.score is not None or job.snap.target is None or not bf.analysed:
             return
         if bf.ts < self._grace_end(job) - timedelta(milliseconds=1):
             return
-        best = job.snap_best
-        if best is None or abs((bf.ts - job.snap_target).total_seconds()) < abs(
-            (best.ts - job.snap_target).total_seconds()
+        best = job.snap.best
+        if best is None or abs((bf.ts - job.snap.target).total_seconds()) < abs(
+            (best.ts - job.snap.target).total_seconds()
         ):
-            job.snap_best = bf
-            job.snap_dirty = True
+            job.snap.best = bf
+            job.snap.dirty = True
 
     def _maybe_write_snapshot(self, job: _Job, final: bool) -> None:
         newest = self.ring.newest
-        if not job.snap_dirty or job.snap_best is None:
+        if not job.snap.dirty or job.snap.best is None:
             return
         if not final:
-            if job.snap_score is not None:
+            if job.snap.score is not None:
                 # the first clear frame at once (an open violation needs a picture), better ones
                 # at most every SNAPSHOT_REWRITE_S, the best one when the violation is complete
-                if job.snap_written is not None and time.monotonic() - job.snap_written_at < SNAPSHOT_REWRITE_S:
+                if job.snap.written is not None and time.monotonic() - job.snap.written_at < SNAPSHOT_REWRITE_S:
                     return
-            elif job.snap_target is None or newest is None or newest.ts < job.snap_target:
+            elif job.snap.target is None or newest is None or newest.ts < job.snap.target:
                 return  # a closer frame may still come
-        bf = job.snap_best
+        bf = job.snap.best
         path = self.data_dir / job.paths.snapshot
         part = path.with_name(path.name + ".part")
         try:
@@ -541,10 +558,10 @@ class EvidenceRecorder:
                 part.unlink(missing_ok=True)
             except OSError:
                 pass
-            job.snap_dirty = False
+            job.snap.dirty = False
             return
-        job.snap_written, job.snap_dirty, job.snap_failed = bf, False, False
-        job.snap_written_at = time.monotonic()
+        job.snap.written, job.snap.dirty, job.snap.failed = bf, False, False
+        job.snap.written_at = time.monotonic()
         with self._cond:
             self._stats.snapshots_written += 1
             self._missing.get(job.violation.id, set()).discard("snapshot")
@@ -556,30 +573,30 @@ class EvidenceRecorder:
         if newest is None:
             return None
         if self._closing:
-            return job.end_limit or newest.ts
-        if job.end_limit is not None and newest.ts >= job.end_limit:
-            return job.end_limit
+            return job.clip.end_limit or newest.ts
+        if job.clip.end_limit is not None and newest.ts >= job.clip.end_limit:
+            return job.clip.end_limit
         horizon = newest.ts - timedelta(seconds=self.hold_s)
-        return min(horizon, job.end_limit) if job.end_limit is not None else horizon
+        return min(horizon, job.clip.end_limit) if job.clip.end_limit is not None else horizon
 
     def _has_encode_work(self) -> bool:
         for job in self._jobs.values():
-            if job.clip_done or not job.pending:
+            if job.clip.done or not job.clip.pending:
                 continue
             horizon = self._horizon(job)
-            if horizon is not None and job.pending[0].ts <= horizon:
+            if horizon is not None and job.clip.pending[0].ts <= horizon:
                 return True
         return False
 
     def _encode_step(self) -> None:
         """Encode one frame of each job that has one due, then return to take in new frames."""
         for job in list(self._jobs.values()):
-            if job.clip_done or not job.pending:
+            if job.clip.done or not job.clip.pending:
                 continue
             horizon = self._horizon(job)
-            if horizon is None or job.pending[0].ts > horizon:
+            if horizon is None or job.clip.pending[0].ts > horizon:
                 continue
-            bf = job.pending.popleft()
+            bf = job.clip.pending.popleft()
             t0 = time.perf_counter()
             self._encode_frame(job, bf)
             with self._cond:
@@ -587,39 +604,39 @@ class EvidenceRecorder:
         self._settle_jobs()
 
     def _encode_frame(self, job: _Job, bf: BufferedFrame) -> None:
-        first = job.raw.first_ts
+        first = job.clip.raw.first_ts
         half = self.frame_interval_s / 2
         if first is not None and (bf.ts - first).total_seconds() + half > self.cfg.max_clip_s:
-            job.truncated = True
-            job.pending.clear()
+            job.clip.truncated = True
+            job.clip.pending.clear()
             self._close_clip(job)
             return
         try:
             image = self._decode(bf)
-            job.raw.write(image, bf.ts)
-            job.annotated.write(self._render(bf, job, image), bf.ts)
+            job.clip.raw.write(image, bf.ts)
+            job.clip.annotated.write(self._render(bf, job, image), bf.ts)
         except _WRITE_ERRORS as exc:
             self._fail(job, "clip", exc)
-            job.raw.abort()
-            job.annotated.abort()
-            job.clip_done, job.clip_failed = True, True
-            job.pending.clear()
+            job.clip.raw.abort()
+            job.clip.annotated.abort()
+            job.clip.done, job.clip.failed = True, True
+            job.clip.pending.clear()
 
     def _close_clip(self, job: _Job) -> None:
-        if job.clip_done:
+        if job.clip.done:
             return
-        job.clip_done = True
+        job.clip.done = True
         try:
-            job.stats = job.raw.close()
-            job.annotated.close()
+            job.clip.stats = job.clip.raw.close()
+            job.clip.annotated.close()
         except _WRITE_ERRORS as exc:
             self._fail(job, "clip", exc)
-            job.raw.abort()
-            job.annotated.abort()
-            job.clip_failed = True
+            job.clip.raw.abort()
+            job.clip.annotated.abort()
+            job.clip.failed = True
             return
-        if job.stats is None:
-            job.clip_failed = True
+        if job.clip.stats is None:
+            job.clip.failed = True
             job.errors.append("no frames were buffered for the clip")
         else:
             with self._cond:
@@ -629,14 +646,14 @@ class EvidenceRecorder:
         """Write due snapshots, close clips whose post-roll is in, hand completed violations back."""
         newest = self.ring.newest
         for vid, job in list(self._jobs.items()):
-            if not job.clip_done and job.end_limit is not None and newest is not None:
+            if not job.clip.done and job.clip.end_limit is not None and newest is not None:
                 horizon = self._horizon(job)
-                caught_up = not job.pending or (horizon is not None and job.pending[0].ts > horizon)
-                if newest.ts >= job.end_limit and caught_up:
-                    job.pending.clear()
+                caught_up = not job.clip.pending or (horizon is not None and job.clip.pending[0].ts > horizon)
+                if newest.ts >= job.clip.end_limit and caught_up:
+                    job.clip.pending.clear()
                     self._close_clip(job)
-            self._maybe_write_snapshot(job, final=self._closing or (job.ended and job.clip_done))
-            if job.clip_done and (job.ended or self._closing) and not job.snap_dirty:
+            self._maybe_write_snapshot(job, final=self._closing or (job.clip.ended and job.clip.done))
+            if job.clip.done and (job.clip.ended or self._closing) and not job.snap.dirty:
                 self._complete(vid, job)
 
     def _finish_all(self) -> None:
@@ -645,9 +662,9 @@ class EvidenceRecorder:
         self._closing = True
         try:
             for job in list(self._jobs.values()):
-                while job.pending and not job.clip_done:
-                    bf = job.pending.popleft()
-                    if job.end_limit is not None and bf.ts > job.end_limit:
+                while job.clip.pending and not job.clip.done:
+                    bf = job.clip.pending.popleft()
+                    if job.clip.end_limit is not None and bf.ts > job.clip.end_limit:
                         continue
                     self._encode_frame(job, bf)
                 self._close_clip(job)
@@ -659,12 +676,12 @@ class EvidenceRecorder:
     def _abandon_all(self) -> None:
         """Hand back any violation a failure left unfinished: its record matters more than its files."""
         for vid, job in list(self._jobs.items()):
-            job.raw.abort()
-            job.annotated.abort()
-            if not job.clip_done:
-                job.clip_done, job.clip_failed = True, True
+            job.clip.raw.abort()
+            job.clip.annotated.abort()
+            if not job.clip.done:
+                job.clip.done, job.clip.failed = True, True
                 job.errors.append("clip: not finished (internal error, see the log)")
-            job.snap_dirty = False
+            job.snap.dirty = False
             try:
                 self._complete(vid, job)
             except Exception as exc:  # noqa: BLE001 - last resort, see _guarded
@@ -688,24 +705,24 @@ class EvidenceRecorder:
         self._check_files(job)
         details.update(self._clip_details(job))
         with self._cond:
-            dropped = self._stats.frames_dropped - job.dropped_at_start + job.overflow
+            dropped = self._stats.frames_dropped - job.clip.dropped_at_start + job.clip.overflow
         if dropped:
             details["clip_dropped_frames"] = dropped
-        if job.snap_written is not None and not job.snap_failed:
-            details["snapshot_at"] = iso_ms(job.snap_written.ts)
-        elif not job.snap_failed:
-            job.snap_failed = True
+        if job.snap.written is not None and not job.snap.failed:
+            details["snapshot_at"] = iso_ms(job.snap.written.ts)
+        elif not job.snap.failed:
+            job.snap.failed = True
             job.errors.append("snapshot: no frame was buffered")
         if job.errors:
             details["evidence_error"] = "; ".join(job.errors)
-        if job.clip_failed or not (self.data_dir / job.paths.clip_annotated).is_file():
+        if job.clip.failed or not (self.data_dir / job.paths.clip_annotated).is_file():
             details.pop("clip_annotated", None)
-        if job.overlay_error:
-            details["overlay_error"] = job.overlay_error
+        if job.clip.overlay_error:
+            details["overlay_error"] = job.clip.overlay_error
         details.update(self._digests(job, with_annotated="clip_annotated" in details))
         final = v.model_copy(update={
-            "snapshot": None if job.snap_failed else job.paths.snapshot,
-            "clip": None if job.clip_failed else job.paths.clip,
+            "snapshot": None if job.snap.failed else job.paths.snapshot,
+            "clip": None if job.clip.failed else job.paths.clip,
             "details": details,
         })
         with self._cond:
@@ -720,41 +737,41 @@ class EvidenceRecorder:
 
     def _check_files(self, job: _Job) -> None:
         """Trust the disk over the bookkeeping: a record must never point at a file that is not there."""
-        if not job.clip_failed and not (job.stats is not None and (self.data_dir / job.paths.clip).is_file()):
-            job.clip_failed = True
+        if not job.clip.failed and not (job.clip.stats is not None and (self.data_dir / job.paths.clip).is_file()):
+            job.clip.failed = True
             job.errors.append("clip: not written")
-        if not job.snap_failed and job.snap_written is not None and not (
+        if not job.snap.failed and job.snap.written is not None and not (
             self.data_dir / job.paths.snapshot
         ).is_file():
-            job.snap_failed = True
+            job.snap.failed = True
             job.errors.append("snapshot: not written")
 
     def _clip_details(self, job: _Job) -> dict[str, Any]:
         """What the record says about its clip: first frame, length, frames, time before and after."""
         details: dict[str, Any] = {}
-        v, st = job.violation, job.stats
-        if st is not None and not job.clip_failed:
+        v, st = job.violation, job.clip.stats
+        if st is not None and not job.clip.failed:
             details["clip_first_frame_at"] = iso_ms(st.first_ts)
             details["clip_duration_s"] = round(st.duration_s, 3)
             details["clip_frames"] = st.frames
             details["clip_pre_s"] = round((v.started_at - st.first_ts).total_seconds(), 3)
-            if v.ended_at is not None and not job.truncated:
+            if v.ended_at is not None and not job.clip.truncated:
                 end = st.last_ts + timedelta(seconds=self.frame_interval_s)
                 details["clip_post_s"] = round((end - v.ended_at).total_seconds(), 3)
-        if job.truncated:
+        if job.clip.truncated:
             details["clip_truncated"] = True
             details["clip_note"] = (f"violation longer than max_clip_s={self.cfg.max_clip_s:g} s: "
                                     f"the clip keeps its first {self.cfg.max_clip_s:g} s")
-        elif job.pre_note:
-            details["clip_note"] = job.pre_note
+        elif job.clip.pre_note:
+            details["clip_note"] = job.clip.pre_note
         return details
 
     def _digests(self, job: _Job, *, with_annotated: bool) -> dict[str, str]:
         """Tamper evidence: the finished files' SHA-256, checked by the API on upload and by
         `tellerwatch verify` against its evidence folder."""
         out: dict[str, str] = {}
-        for key, rel, ok in (("snapshot_sha256", job.paths.snapshot, not job.snap_failed),
-                             ("clip_sha256", job.paths.clip, not job.clip_failed),
+        for key, rel, ok in (("snapshot_sha256", job.paths.snapshot, not job.snap.failed),
+                             ("clip_sha256", job.paths.clip, not job.clip.failed),
                              ("clip_annotated_sha256", job.paths.clip_annotated, with_annotated)):
             digest = sha256_file(self.data_dir / rel) if ok else None
             if digest is not None:
@@ -767,7 +784,7 @@ class EvidenceRecorder:
                   job.violation.id, what, exc)
         job.errors.append(msg)
         if what == "snapshot":
-            job.snap_failed = True
+            job.snap.failed = True
         with self._cond:
             self._stats.errors += 1
             self._notes.setdefault(job.violation.id, {})["evidence_error"] = "; ".join(job.errors)
@@ -790,7 +807,7 @@ class EvidenceRecorder:
         if renderer is None:
             renderer = self._renderers[key] = Renderer(*key)
         v = job.violation
-        if job.plain:
+        if job.clip.plain:
             return image
         focus = self._focus(job, bf)
         try:
@@ -799,8 +816,8 @@ class EvidenceRecorder:
             # a malformed overlay must not cost the clip: the annotated one goes on unannotated
             log.warning("camera %s violation %s: overlay not drawn, annotated clip continues plain: %s",
                         self.camera.id, v.id, exc)
-            job.plain = True
-            job.overlay_error = str(exc)
+            job.clip.plain = True
+            job.clip.overlay_error = str(exc)
             return image
 
     def _focus(self, job: _Job, bf: BufferedFrame) -> Focus:
