@@ -48,6 +48,12 @@ class ApiMetrics:
             ["site", "camera"],
             registry=r,
         )
+        self.camera_clock_drift = Gauge(
+            "tellerwatch_camera_clock_drift_seconds",
+            "the camera's own clock (RTSP sender reports) minus the box's; over 60 s fails an inspection",
+            ["site", "camera"],
+            registry=r,
+        )
         self.stage_latency = Histogram(
             "tellerwatch_stage_latency_seconds",
             "per-stage latency reported by pipelines",

@@ -168,3 +168,5 @@ class CameraReport(Base):
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # up / reconnecting / down
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the camera's clock minus the box's (seconds) as last reported; None: the stream does not say
+    clock_drift_s: Mapped[float | None] = mapped_column(Float, nullable=True)

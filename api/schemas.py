@@ -385,6 +385,10 @@ class CameraPublic(BaseModel):
         None, description="as the pipeline last reported it (POST /metrics/pipeline); None: no report since start"
     )
     status_at: datetime | None = Field(None, description="when that report arrived")
+    clock_drift_s: float | None = Field(
+        None, description="the camera's clock minus the box's in seconds (RTSP sender reports); None: unknown"
+    )
+    clock_drift_alarm: bool = Field(False, description="|clock_drift_s| over 60 s (the inspection limit)")
 
     @field_serializer("frame_at", "last_seen", "status_at")
     def _iso(self, v: datetime | None) -> str | None:
@@ -411,6 +415,10 @@ class PipelineMetricsIn(BaseModel):
     zones: dict[str, ZoneCounts] = Field(default_factory=dict, description="zone name -> current counts")
     zones_version: int | None = Field(
         None, ge=0, description="the zones version (from GET /cameras/{id}/zones) this pipeline runs"
+    )
+    clock_drift_s: float | None = Field(
+        None, ge=-1e9, le=1e9,
+        description="the camera's own clock (RTSP sender reports) minus the box's, seconds; absent where unknown",
     )
     outbox_pending: int | None = Field(
         None, ge=0, le=100_000_000, description="violation states the box's outbox has not delivered yet"

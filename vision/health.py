@@ -197,6 +197,9 @@ class HealthMonitor:
                 }
                 if cam.zones_version is not None:
                     body["zones_version"] = cam.zones_version
+                drift = getattr(cam.source, "clock_drift_s", None)
+                if drift is not None:
+                    body["clock_drift_s"] = round(float(drift), 3)
                 cam.sent_analysed, cam.sent_decoded, cam.sent_dropped = cam.analysed, decoded, dropped
                 out.append(body)
         return out

@@ -114,6 +114,13 @@ def _zones_public(session: Session, cam: Camera) -> ZonesPublic:
     )
 
 
+CLOCK_DRIFT_LIMIT_S = 60.0  # bank inspections want the recording clock within a minute
+
+
+def _drift(drift: float | None) -> dict[str, Any]:
+    return {"clock_drift_s": drift, "clock_drift_alarm": drift is not None and abs(drift) > CLOCK_DRIFT_LIMIT_S}
+
+
 @router.get("", response_model=list[CameraPublic])
 def list_cameras(
     request: Request,
@@ -134,19 +141,19 @@ def list_cameras(
     reports = select(CameraReport).where(CameraReport.status.is_not(None))
     if site is not None:
         reports = reports.where(CameraReport.site == site)
-    statuses: dict[tuple[str, str], tuple[str | None, datetime | None]] = {
-        (r.site, r.camera): (r.status, r.status_at) for r in session.scalars(reports)
+    statuses: dict[tuple[str, str], tuple[str | None, datetime | None, float | None]] = {
+        (r.site, r.camera): (r.status, r.status_at, r.clock_drift_s) for r in session.scalars(reports)
     }
     out = []
     for c in session.scalars(q):
-        status_, at = statuses.pop((c.site, c.camera_id), (None, None))
+        status_, at, drift = statuses.pop((c.site, c.camera_id), (None, None, None))
         out.append(CameraPublic(site=c.site, camera=c.camera_id, zones_version=c.zones_version,
                                 has_frame=c.frame_at is not None, frame_at=c.frame_at, last_seen=c.last_seen,
-                                status=status_, status_at=at))
-    for (s, cam), (status_, at) in sorted(statuses.items()) if reported else ():
+                                status=status_, status_at=at, **_drift(drift)))
+    for (s, cam), (status_, at, drift) in sorted(statuses.items()) if reported else ():
         if site is None or s == site:
             out.append(CameraPublic(site=s, camera=cam, zones_version=0, has_frame=False, frame_at=None,
-                                    last_seen=None, status=status_, status_at=at))
+                                    last_seen=None, status=status_, status_at=at, **_drift(drift)))
     return out
 
 
@@ -329,7 +336,7 @@ def post_pipeline_metrics(
     # the camera list's status and what the zone editor shows: in the database because any
     # replica may serve the pages
     now = utcnow()
-    values: dict[str, object] = {"status": body.status, "status_at": now}
+    values: dict[str, object] = {"status": body.status, "status_at": now, "clock_drift_s": body.clock_drift_s}
     if body.zones or body.zones_version is not None:
         values["reported_at"] = now
         if body.zones:
@@ -356,6 +363,8 @@ def _observe_camera(m: ApiMetrics, body: PipelineMetricsIn) -> None:
     m.camera_analysed.labels(*labels).inc(body.analysed)
     m.camera_dropped.labels(*labels).inc(body.dropped)
     m.camera_report.labels(*labels).set(time.time())
+    if body.clock_drift_s is not None:
+        m.camera_clock_drift.labels(*labels).set(body.clock_drift_s)
     for stage, samples in body.stages.items():
         hist = m.stage_latency.labels(body.site, body.camera, stage)
         for s in samples:

@@ -191,3 +191,20 @@ def test_camera_list_carries_the_reported_status(client: TestClient, users: Any)
     assert cams[("site-b", "far")]["status"] == "down"
     own = client.get("/api/v1/cameras?reported=true", headers=users.headers("bh_a")).json()
     assert {(c["site"], c["camera"]) for c in own} == {("site-a", "counter-1"), ("site-a", "mute")}
+
+
+def test_clock_drift_reaches_metrics_and_the_camera_list(client: TestClient, users: Any) -> None:
+    """A camera whose clock is 75 s ahead of the box is flagged (bank inspections allow 60 s); one
+    10 s behind is reported but not flagged; one whose stream says nothing has no figure."""
+    for camera, drift in (("ahead", 75.0), ("close", -10.0), ("mute", None)):
+        body: dict[str, Any] = {"site": "site-a", "camera": camera, "interval_s": 5, "status": "up"}
+        if drift is not None:
+            body["clock_drift_s"] = drift
+        assert client.post("/api/v1/metrics/pipeline", json=body, headers=KEY).status_code == 204
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {INGEST_KEY}"}).text
+    assert 'tellerwatch_camera_clock_drift_seconds{camera="ahead",site="site-a"} 75.0' in text
+    assert 'tellerwatch_camera_clock_drift_seconds{camera="close",site="site-a"} -10.0' in text
+    assert 'tellerwatch_camera_clock_drift_seconds{camera="mute"' not in text
+    listed = client.get("/api/v1/cameras?reported=true", headers=users.headers("operator")).json()
+    cams = {c["camera"]: (c["clock_drift_s"], c["clock_drift_alarm"]) for c in listed}
+    assert cams == {"ahead": (75.0, True), "close": (-10.0, False), "mute": (None, False)}

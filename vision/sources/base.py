@@ -59,6 +59,8 @@ class FrameSource:
         self.size: tuple[int, int] | None = None
         self.gaps = 0
         self.reconnects = 0
+        # the stream clock minus the box clock, seconds (live streams with RTCP sender reports)
+        self.clock_drift_s: float | None = None
         self.decoded_frames = 0
         self.dropped_frames = 0
         self.yielded_frames = 0

@@ -73,6 +73,11 @@ class _AvDecoded:
     def to_bgr(self) -> np.ndarray:
         return np.ascontiguousarray(self._frame.to_ndarray(format="bgr24"))
 
+    @property
+    def time(self) -> float | None:
+        """Presentation time in seconds of the stream's timeline (None where unknown)."""
+        return self._frame.time
+
 
 class _PyAVStream:
     """A network stream through PyAV, with the latency options an IP camera wants."""
@@ -98,6 +103,21 @@ class _PyAVStream:
         self._stream.thread_type = "SLICE"
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps: float | None = float(rate) if rate else None
+        self.sender_epoch_s: float | None = None
+
+    def clock_drift_s(self, decoded: _Decoded) -> float | None:
+        """The sender's clock minus the box's for a frame just read (None without a sender report).
+
+        FFmpeg's RTSP demuxer sets ``start_time_realtime`` (µs since the epoch) once the first RTCP
+        sender report arrives (about 2 s into a GStreamer stream, so not yet at open): the sender's
+        wall clock at the stream's time 0. The figure includes the transport delay (tens of ms)."""
+        if self.sender_epoch_s is None:
+            realtime = self._container.start_time_realtime
+            if not realtime or realtime <= 0:
+                return None
+            self.sender_epoch_s = realtime / 1e6
+        t = getattr(decoded, "time", None)
+        return None if t is None else self.sender_epoch_s + t - time.time()
 
     def frames(self) -> Iterator[_Decoded]:
         last = time.monotonic()
@@ -305,6 +325,7 @@ class _LiveSource(FrameSource):
                     first = False
                 self.decoded_frames += 1
                 st.last_ts = now_ts
+                self._drift(reader, decoded)
                 if self._stopping():
                     break
                 self._deliver(decoded, st, now_ts, t)
@@ -318,6 +339,15 @@ class _LiveSource(FrameSource):
             reader.close()
             st.between.clear()  # frames of a lost session do not lead into the next one
         return reason
+
+    def _drift(self, reader: _StreamReader, decoded: _Decoded) -> None:
+        """Keeps ``clock_drift_s`` (sender clock minus box clock, smoothed) where the stream says."""
+        measure = getattr(reader, "clock_drift_s", None)
+        drift = measure(decoded) if measure is not None else None
+        if drift is None:
+            return
+        prev = self.clock_drift_s
+        self.clock_drift_s = drift if prev is None else prev + 0.05 * (drift - prev)
 
     def _frames_again(self, st: _LiveState, now_ts: datetime) -> None:
         """A connection's first frame: the backoff resets and an outage, if any, becomes a gap."""

@@ -85,7 +85,10 @@
       const st = stale ? "none" : c.status;
       return el("li", { class: `cam-st cam-${st}`, dataset: { camera: c.camera, status: st },
         title: c.status_at ? `${c.site} · ${siteDateTime(c.status_at)}` : c.site },
-        el("i"), el("span", { class: "cam-id", text: c.camera }), " ", bi(CAMERA_STATUS[st]));
+        el("i"), el("span", { class: "cam-id", text: c.camera }), " ", bi(CAMERA_STATUS[st]),
+        c.clock_drift_alarm ? el("span", { class: "cam-drift", dataset: { drift: String(c.clock_drift_s) },
+          title: "摄像机时钟偏差超过 60 秒 · Camera clock off by more than 60 s",
+          text: ` ⏱ ${c.clock_drift_s > 0 ? "+" : ""}${Math.round(c.clock_drift_s)} s` }) : null);
     }));
     ul.hidden = shown.length === 0;
   }
