@@ -61,18 +61,31 @@ def resolve(evidence_dir: Path, relative: str | None) -> Path | None:
     """
     if not relative or "\x00" in relative or "\\" in relative:
         return None
-    rel = PurePosixPath(relative)
-    if rel.is_absolute() or ".." in rel.parts:
-        return None
     base = evidence_dir.resolve()
-    candidates = [rel]
-    if len(rel.parts) > 1 and rel.parts[0] == base.name:
-        candidates.insert(0, PurePosixPath(*rel.parts[1:]))
-    for c in candidates:
+    for c in _candidates(base, relative):
         path = (base / c).resolve()
         if path.is_relative_to(base) and path.is_file():
             return path
     return None
+
+
+def _candidates(base: Path, relative: str) -> list[PurePosixPath]:
+    rel = PurePosixPath(relative)
+    if rel.is_absolute() or ".." in rel.parts:
+        return []
+    candidates = [rel]
+    if len(rel.parts) > 1 and rel.parts[0] == base.name:
+        candidates.insert(0, PurePosixPath(*rel.parts[1:]))
+    return candidates
+
+
+def gone(evidence_dir: Path, relative: str) -> bool:
+    """Whether nothing at all (no file, no link, however it resolves) lies where ``relative``
+    points: evidence that expired. A link out of the folder is there, just never served."""
+    if not relative or "\x00" in relative or "\\" in relative:
+        return False
+    base = evidence_dir.resolve()
+    return not any(os.path.lexists(base / c) for c in _candidates(base, relative))
 
 
 # details key holding each evidence file's SHA-256 (written by the pipeline once the file is finished)

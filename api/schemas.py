@@ -414,7 +414,8 @@ class PipelineMetricsIn(BaseModel):
     )
     zones: dict[str, ZoneCounts] = Field(default_factory=dict, description="zone name -> current counts")
     zones_version: int | None = Field(
-        None, ge=0, description="the zones version (from GET /cameras/{id}/zones) this pipeline runs"
+        None, ge=0, le=2**31 - 1,  # the column is a database INTEGER (32 bits in PostgreSQL)
+        description="the zones version (from GET /cameras/{id}/zones) this pipeline runs"
     )
     clock_drift_s: float | None = Field(
         None, ge=-1e9, le=1e9,

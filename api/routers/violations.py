@@ -234,11 +234,13 @@ def own_evidence(settings: SettingsDep, row: Violation, kind: str) -> FilePath |
     return evidence.resolve(settings.evidence_path, relative)
 
 
-def missing_evidence(row: Violation, kind: str) -> HTTPException:
+def missing_evidence(row: Violation, kind: str, evidence_dir: FilePath) -> HTTPException:
     """410 when the record names its own file and that file is gone (evidence expires after
     ``evidence.retention_days``; the record stays), 404 when it names none."""
     relative = getattr(row, kind)
-    if isinstance(relative, str) and evidence.pointer_ok(relative, kind, row.site, row.camera, row.id):
+    if (isinstance(relative, str) and evidence.pointer_ok(relative, kind, row.site, row.camera, row.id)
+            and evidence.gone(evidence_dir, relative)):
+        # a file still there that is not served (a link out of the folder) stays 404
         return HTTPException(status.HTTP_410_GONE, f"the {kind} of violation {row.id} has expired (evidence is "
                              "deleted after evidence.retention_days, 30 by default); the record stays")
     return HTTPException(status.HTTP_404_NOT_FOUND, f"violation {row.id} has no {kind} file")
@@ -318,7 +320,7 @@ def _evidence(
     row = visible(session, user, violation_id)
     path = own_evidence(settings, row, kind)
     if path is None:
-        raise missing_evidence(row, kind)
+        raise missing_evidence(row, kind, settings.evidence_path)
     response = serve(session, settings, row, kind, path, range_header, download=download, privacy_=privacy_)
     audit_view(request, session, user, row, kind, range_header)
     return response

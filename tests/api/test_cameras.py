@@ -208,3 +208,14 @@ def test_clock_drift_reaches_metrics_and_the_camera_list(client: TestClient, use
     listed = client.get("/api/v1/cameras?reported=true", headers=users.headers("operator")).json()
     cams = {c["camera"]: (c["clock_drift_s"], c["clock_drift_alarm"]) for c in listed}
     assert cams == {"ahead": (75.0, True), "close": (-10.0, False), "mute": (None, False)}
+
+
+def test_a_zones_version_beyond_a_database_integer_is_422(client: TestClient) -> None:
+    """Found by the fuzz test: 2**63 overflowed SQLite's INTEGER (PostgreSQL's holds 32 bits) and
+    answered 500."""
+    body: dict[str, Any] = {"site": "site-a", "camera": "cam", "interval_s": 5, "zones_version": 2**63}
+    assert client.post("/api/v1/metrics/pipeline", json=body, headers=KEY).status_code == 422
+    body["zones_version"] = 2**31
+    assert client.post("/api/v1/metrics/pipeline", json=body, headers=KEY).status_code == 422
+    body["zones_version"] = 2**31 - 1
+    assert client.post("/api/v1/metrics/pipeline", json=body, headers=KEY).status_code == 204
