@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.privacy import FaceFinder, KeepZone, in_keep_zone
+from benchmarks.privacy import frames
 from tests.api.helpers import INGEST_KEY, record
 from tests.conftest import SHARED
 from vision.evidence.mp4 import ClipWriter
@@ -27,22 +28,10 @@ KEY = {"X-API-Key": INGEST_KEY}
 FRAMES = 8
 
 
-def classroom(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(FOOTAGE))
-    out = []
-    while len(out) < n:
-        ok, image = cap.read()
-        if not ok:
-            break
-        out.append(image)
-    cap.release()
-    return out
-
-
 @pytest.fixture(scope="module")
 def evidence(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A 5 fps clip and a snapshot of the classroom, and two faces the detector finds in it."""
-    images = classroom(FRAMES)
+    images = frames(FOOTAGE, FRAMES)
     clip = tmp_path_factory.mktemp("privacy") / "c.mp4"
     writer = ClipWriter(clip, fps=5)
     t0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
