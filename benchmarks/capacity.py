@@ -5,7 +5,7 @@ real time when every camera's media advanced at least as fast as the wall clock
 (``realtime_factor >= 1``). Results go to a JSON file and a Markdown table for the README.
 
     python benchmarks/capacity.py CONFIG --detector ssd-mobilenet --detector yolox-onnx=MODEL \\
-        --cameras 1 2 4 8 16 --max-seconds 20 --out benchmarks/results/capacity.json
+        --cameras 1 2 4 8 16 --max-seconds 20 [--gating on] [--backend openvino] [--workers 2] --out benchmarks/results/capacity.json
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", action="append", required=True, help="TYPE or TYPE=MODEL_PATH")
     ap.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--max-seconds", type=float, default=20.0)
+    ap.add_argument("--gating", choices=["both", "on", "off"], default="both", help="motion gating runs to make")
+    ap.add_argument("--backend", help="detector.backend for every detector (opencv, onnxruntime, openvino)")
+    ap.add_argument("--workers", type=int, default=1, help="detector.workers (copies used at the same time)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     base = yaml.safe_load(args.config.read_text())
@@ -62,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for det in args.detector:
         kind, _, model = det.partition("=")
-        for gating in (True, False):
+        for gating in {"both": (True, False), "on": (True,), "off": (False,)}[args.gating]:
             for n in sorted(args.cameras):
                 config = json.loads(json.dumps(base))
-                config["detector"] = {"type": kind, **({"model": str(Path(model).resolve())} if model else {})}
+                config["detector"] = {"type": kind, **({"model": str(Path(model).resolve())} if model else {}),
+                                      **({"backend": args.backend} if args.backend else {}), "workers": args.workers}
                 with tempfile.TemporaryDirectory() as tmp:
                     res = run_bench(config, n, gating, args.max_seconds, Path(tmp))
-                row = {"detector": kind, "gating": gating, "cameras": n, "realtime_factor": res["realtime_factor"],
+                row = {"detector": kind, "backend": args.backend or "default", "workers": args.workers, "gating": gating, "cameras": n, "realtime_factor": res["realtime_factor"],
                        "fps": res["fps"], "cpu_percent": res["cpu_percent"], "peak_rss_mb": res["peak_rss_mb"],
                        "detector_runs": res["detector_runs"], "frames": res["frames"],
                        "detect_p50_ms": res["detector_p50_ms"], "non_model_p50_ms": res["non_model_p50_ms"]}

@@ -9,6 +9,7 @@ validation error into a line with the YAML line number, the key path, the value 
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -188,7 +189,15 @@ class DetectorConfig(Strict):
         default_factory=list,
         description="detector classes reported as counter items, e.g. ['cell phone', 'book', 'cash']",
     )
-    threads: int | None = Field(None, ge=1, le=64, description="intra-op threads; default suits 2 cores")
+    threads: int | None = Field(
+        None, ge=1, le=64,
+        description="intra-op threads of each detector copy; default: 2 over the copies (at least 1)",
+    )
+    workers: int = Field(
+        1, ge=1, le=16,
+        description="copies of the detector that camera threads use at the same time (each with its share of "
+        "'threads'); more than one pays on several cameras (see the README's speed tables)",
+    )
     roi: Literal["full", "zones"] = Field(
         "full",
         description="zones: run the detector on the zones' bounding region (with a margin) where the zones "
@@ -228,7 +237,14 @@ class DetectorConfig(Strict):
             can = f"{own} or openvino" if own else "none (leave it out)"
             raise ValueError(f"detector.backend {self.backend!r} does not run type {self.type.value!r} "
                              f"(it takes {can})")
+        if self.workers > 1 and self.dynamic_batch:
+            raise ValueError("detector.workers > 1 and dynamic_batch: true do not go together: a batched "
+                             "model runs one batch at a time (choose one)")
         return self
+
+    def worker_threads(self, workers: int) -> int:
+        """Intra-op threads of each of ``workers`` detector copies."""
+        return self.threads or max(1, min(2, os.cpu_count() or 2) // workers)
 
 
 def known_class_names(cfg: DetectorConfig) -> list[str] | None:

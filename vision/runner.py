@@ -345,6 +345,17 @@ class OfflineWatchdog:
             self._done.wait(self.interval_s)
 
 
+def _shared(app: AppConfig, detector: FrameDetector | None) -> FrameDetector:
+    """The cameras' detector: ``detector`` if given, else ``detector.workers`` copies of the
+    configured one (no more than there are cameras) behind one front (vision.batching)."""
+    cfg, cameras = app.detector, len(app.cameras)
+    workers = min(cfg.workers, cameras)
+    if detector is not None or workers <= 1:
+        return shared_detector(detector or build_detector(cfg), cameras)
+    each = cfg.model_copy(update={"threads": cfg.worker_threads(workers)})
+    return shared_detector(build_detector(each), cameras, more=lambda: build_detector(each), workers=workers)
+
+
 def preflight(app: AppConfig) -> None:
     """Opens every file source once so that a missing or undecodable video stops the run before it
     starts (one line, exit 2). Live sources are not probed: a camera that is down is reconnected."""
@@ -381,7 +392,7 @@ def run(
     those a previous run left open are closed as interrupted before the cameras start.
     """
     stop = stop or threading.Event()
-    det = shared_detector(detector or build_detector(app.detector), len(app.cameras))
+    det = _shared(app, detector)
     preflight(app)
     times = StageTimes()
     events = JsonlWriter(events_jsonl)
