@@ -5,7 +5,8 @@ real time when every camera's media advanced at least as fast as the wall clock
 (``realtime_factor >= 1``). Results go to a JSON file and a Markdown table for the README.
 
     python benchmarks/capacity.py CONFIG --detector ssd-mobilenet --detector yolox-onnx=MODEL \\
-        --cameras 1 2 4 8 16 --max-seconds 20 [--gating on] [--backend openvino] [--workers 2] --out benchmarks/results/capacity.json
+        --cameras 1 2 4 8 16 --max-seconds 20 [--gating on] [--backend openvino] [--workers 2] \\
+        --out benchmarks/results/capacity.json
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                                       **({"backend": args.backend} if args.backend else {}), "workers": args.workers}
                 with tempfile.TemporaryDirectory() as tmp:
                     res = run_bench(config, n, gating, args.max_seconds, Path(tmp))
-                row = {"detector": kind, "backend": args.backend or "default", "workers": args.workers, "gating": gating, "cameras": n, "realtime_factor": res["realtime_factor"],
+                row = {"detector": kind, "backend": args.backend or "default", "workers": args.workers,
+                       "gating": gating, "cameras": n, "realtime_factor": res["realtime_factor"],
                        "fps": res["fps"], "cpu_percent": res["cpu_percent"], "peak_rss_mb": res["peak_rss_mb"],
                        "detector_runs": res["detector_runs"], "frames": res["frames"],
                        "detect_p50_ms": res["detector_p50_ms"], "non_model_p50_ms": res["non_model_p50_ms"]}
