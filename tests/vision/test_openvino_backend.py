@@ -68,3 +68,34 @@ def test_engine_that_cannot_run_the_type_is_a_config_error(shared_model, kind, b
     model = shared_model("yolox_nano_416x416.onnx") if kind == "yolox-onnx" else None
     with pytest.raises(ValueError, match=f"detector.backend '{backend}' does not run type '{kind}'"):
         DetectorConfig(type=kind, model=model, backend=backend)
+
+
+def test_the_converted_ssd_is_kept_and_read_back_and_a_damaged_or_unwritable_cache_only_costs_time(
+    tmp_path, footage, monkeypatch, caplog
+):
+    pytest.importorskip("openvino", reason="the optional openvino extra is not installed")
+    monkeypatch.setenv("TELLERWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    image = _frames(footage("classroom.gif"), 1, 1)[0]
+    cfg = DetectorConfig(type="ssd-mobilenet", backend="openvino")
+    first = build_detector(cfg).detect(image)
+    kept = list((tmp_path / "cache" / "openvino").glob("*/model.xml"))
+    assert len(kept) == 1 and kept[0].with_suffix(".bin").stat().st_size > 1_000_000
+    assert not list((tmp_path / "cache" / "openvino").glob(".part-*"))
+    again = build_detector(cfg).detect(image)  # read from the kept IR: the very same boxes
+    assert len(first) > 0 and np.array_equal(again.xyxy, first.xyxy)
+    assert np.array_equal(again.confidence, first.confidence)
+    assert any((tmp_path / "cache" / "openvino" / "compiled").iterdir())  # OpenVINO's compiled blob
+
+    kept[0].write_text("<net>damaged")
+    with caplog.at_level("WARNING"):
+        repaired = build_detector(cfg).detect(image)
+    assert "unreadable" in caplog.text and np.array_equal(repaired.xyxy, first.xyxy)
+    assert kept[0].read_text().startswith("<?xml")
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TELLERWATCH_CACHE_DIR", str(blocker))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        unkept = build_detector(cfg).detect(image)
+    assert "converted at each start" in caplog.text and np.array_equal(unkept.xyxy, first.xyxy)
