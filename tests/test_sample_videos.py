@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENE_DIR = ROOT / "sample_videos" / "scenes"
 SCENE_NAMES = ["two_tellers", "teller_leaves", "cash_left", "walk_in", "after_hours", "busy_counter", "tailgating",
-               "night_entry", "cash_on_counter", "camera_tamper"]
+               "night_entry", "cash_on_counter", "camera_tamper", "cash_escort"]
 REPRO_SCENE = "after_hours"  # the quickest to render: one person, 28 s
 
 
@@ -103,11 +103,16 @@ def test_ground_truth_parses_and_matches_config(name):
         "night_entry": {"intrusion"},
         "cash_on_counter": {"unattended_items"},
         "camera_tamper": {"camera_tamper"},
+        "cash_escort": {"cash_escort"},
     }[name]
     assert {v.rule for v in truth.violations} == expected_rules
     if name == "camera_tamper":
         assert [(v.kind, v.start_s, v.end_s) for v in truth.violations] == [("covered", 8.0, 18.0),
                                                                             ("moved", 18.0, 29.9)]
+    if name == "cash_escort":
+        # the box brought in alone, from when it reaches the route until it leaves it; the escorted one
+        # (20 s on) is not a violation
+        assert [(v.zone, v.start_s, v.end_s) for v in truth.violations] == [("cash_route", 6.3, 16.2)]
 
 
 def _sampled_frames(video: Path, every: int):
