@@ -440,7 +440,8 @@ def config_yaml(scene: Scene, video_name: str) -> str:
     staff_comment = {
         "nobody": "# every person counts as non-staff: see the rule comment below",
         "everyone": "# before opening only staff and the cash van's crew are about: everyone counts as staff",
-    }.get(scene.staff_method, "# staff appear at their seats or come through the staff door; customers come from the hall")
+    }.get(scene.staff_method,
+          "# staff appear at their seats or come through the staff door; customers come from the hall")
     lines = [
         f"# Sample scene '{scene.name}': {scene.title}.",
         f"# {scene.description}",

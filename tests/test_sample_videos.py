@@ -162,3 +162,38 @@ def test_detector_finds_the_people(name, person_detector):
     assert found / total >= 0.9, f"{name}: SSD found {found} of {total} people in sampled frames"
     missing = [who for who, n in seen.items() if n == 0]
     assert not missing, f"{name}: never found {missing}"
+
+
+def test_detector_finds_the_cash_box():
+    """The drawn cash box of ``cash_escort`` is a ``suitcase`` to the embedded SSD on every sampled
+    frame where it is on the route (the rule watches nothing else): without that the scene's
+    violation would be the detector's luck."""
+    pytest.importorskip("cv2")
+    pytest.importorskip("av")
+    from sample_videos.generate import stamp_for
+    from sample_videos.scenes import BY_NAME, FPS, _inside
+    from sample_videos.ssd import iou
+    from vision.config import DetectorConfig
+    from vision.detectors import build_detector
+    from vision.errors import ModelLoadError
+
+    try:
+        det = build_detector(DetectorConfig(confidence=0.4, item_classes=["suitcase"]))
+    except ModelLoadError as exc:
+        pytest.skip(str(exc))
+    scene = BY_NAME["cash_escort"]
+    stage = scene.build()
+    found = total = 0
+    for i, bgr in _sampled_frames(SCENE_DIR / "cash_escort.mp4", every=FPS // 2):
+        t = i / FPS
+        _, drawn = stage.compose(t, stamp_for(scene, t))
+        for d in drawn:
+            if d.case is None or not _inside("cash_route", d.case):
+                continue
+            dets = det.detect(bgr)
+            cases = np.array([box for box, name in zip(dets.xyxy, dets.data["class_name"], strict=True)
+                              if name == "suitcase"]).reshape(-1, 4)
+            total += 1
+            found += int(iou(np.array([d.case], float), cases).max(initial=0.0) >= 0.3)
+    assert total >= 25, total
+    assert found == total, f"SSD found the cash box on {found} of {total} sampled frames on the route"
