@@ -8,6 +8,7 @@ is when a condition began, ``end_s`` when it cleared (DESIGN.md "Violation recor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -53,7 +54,12 @@ ZONES: list[tuple[str, str, list[tuple[float, float]]]] = [
     ("customer_area", "customer_area", _rect(0.0, 0.78, 1.0, 1.0)),
     ("staff_door", "door", _rect(_nx(R.DOOR_X0 - 5), _ny(R.AISLE_Y - 60), _nx(R.DOOR_X1 + 10), _ny(R.AISLE_Y + 40))),
 ]
-ANCHOR = {"teller_area": "center", "counter": "center", "customer_area": "bottom", "door": "bottom"}
+# the cash route: the hall floor between the counter and the one-metre line, where a cash box is
+# brought in from the street (right) to the staff gate (left); its ends stop short of the picture's
+# edges, so that a box (and whoever walks beside it) is in full view while it is on the route
+CASH_ROUTE = ("cash_route", "generic", _rect(0.2, _ny(R.COUNTER_FOOT_Y), 0.7, 1.0))
+ANCHOR = {"teller_area": "center", "counter": "center", "customer_area": "bottom", "door": "bottom",
+          "generic": "bottom"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ TAILGATING = RuleSpec("tailgating", "staff_door", 0.0, "always", window_s=3.0, m
 INTRUSION = RuleSpec("intrusion", "teller_area", 1.0, "after_hours")
 CASH_ESCORT = RuleSpec("cash_escort", "teller_area", 1.0, "always", min_staff=2)
 MORE_RULES = [TAILGATING, INTRUSION, CASH_ESCORT]
+ESCORT_RADIUS = 0.25  # the config default (CashEscortRule.radius), a fraction of the frame width
 DAY_RULES = [DUAL_TELLER, *UNATTENDED, RuleSpec("non_staff_in_area", "teller_area", 2.0, "always"), *MORE_RULES]
 # after closing nobody may be in the teller room without a logged two-person entry that a camera
 # cannot verify, so every person there is flagged for review: staff method `nobody` plus this rule
@@ -175,6 +182,8 @@ class Scene:
     notes: list[str] = field(default_factory=list)
     # the camera itself tampered with: (from_s, to_s, kind), kind "covered" or "moved"
     tamper: tuple[tuple[float, float, str], ...] = ()
+    # zones beside the ones every scene has (ZONES)
+    zones: tuple[tuple[str, str, list[tuple[float, float]]], ...] = ()
 
     def view(self, t: float) -> str | None:
         """How the camera is tampered with at ``t``, None when its view is as it should be."""
@@ -317,6 +326,31 @@ def _tampered() -> Stage:
     return Stage("camera_tamper", R.build_room(), [a, b, c])
 
 
+CARRIER = R.Look("hopper", (70, 70, 72), trousers=(40, 40, 44))   # security grey
+ESCORT = R.Look("collins", (96, 54, 30), shirt=(236, 236, 236))       # navy jacket, white collar
+CASE_DX = 120      # the cash box rolls this far behind the carrier (they walk to the left)
+ESCORT_DX = 240    # the escort walks this far behind the box
+ROUTE_Y = 692.0    # feet row on the hall floor, between the counter and the one-metre line
+CARRY_PX_S = 120.0  # pulling a heavy box: slower than a walk
+
+
+def _cash_escort() -> Stage:
+    # a cash box brought in alone: from the street side (right), a stop at window 2, on to the staff
+    # gate (left)
+    a = Actor("carrier_alone", CARRIER, "staff", t=1.0, x=RIGHT_EDGE, y=ROUTE_Y).carrying(CASE_DX)
+    a.walk((W2 - 210, ROUTE_Y), speed=CARRY_PX_S).wait_until(13.0)
+    a.walk((LEFT_EDGE - CASE_DX - 130, ROUTE_Y), speed=CARRY_PX_S)
+    a.leave_at(a.last.t)
+    # the next one as it should be: the escort walks behind the box, within reach of it
+    b = Actor("carrier", CARRIER, "staff", t=20.0, x=RIGHT_EDGE, y=ROUTE_Y).carrying(CASE_DX)
+    b.walk((LEFT_EDGE - CASE_DX - ESCORT_DX, ROUTE_Y), speed=CARRY_PX_S)
+    b.leave_at(b.last.t)
+    e = Actor("escort", ESCORT, "staff", t=20.0, x=RIGHT_EDGE + CASE_DX + ESCORT_DX, y=ROUTE_Y)
+    e.walk((LEFT_EDGE, ROUTE_Y), speed=CARRY_PX_S)
+    e.leave_at(e.last.t)
+    return Stage("cash_escort", R.build_room(), [a, b, e])
+
+
 def tampered_frame(frame: np.ndarray, kind: str | None) -> np.ndarray:
     """The picture a tampered camera sends, in integer arithmetic (reproducible bytes):
     ``covered``, a hand over the lens (a little light leaks round it); ``moved``, the camera knocked
@@ -377,6 +411,14 @@ SCENES: list[Scene] = [
           tamper=((8.0, 18.0, "covered"), (18.0, 30.0, "moved")),
           expected="camera_tamper covered while the lens is covered, then camera_tamper moved to the end; "
           "the other rules pause while the view is tampered (no empty counter is reported)"),
+    Scene("cash_escort", "A cash box brought in without an escort", "08:10, before opening: a cash box is pulled "
+          "across the hall from the street side to the staff gate by one person alone, who stops at window 2 on "
+          "the way; later another is brought in the same way with an escort walking right behind it.", 37.0,
+          _cash_escort, replay_time="08:10:00", staff_method="everyone",
+          rules=(*DAY_RULES, RuleSpec("cash_escort", "cash_route", 1.0, "always", min_staff=2)),
+          zones=(CASH_ROUTE,),
+          expected="cash_escort on cash_route while the box brought in alone is on the route; nothing while "
+          "the escorted one is"),
 ]
 BY_NAME = {s.name: s for s in SCENES}
 
@@ -385,7 +427,7 @@ BY_NAME = {s.name: s for s in SCENES}
 def config_yaml(scene: Scene, video_name: str) -> str:
     """The scene's camera config, in DESIGN.md's format, with comments for whoever opens it."""
     zone_lines = []
-    for name, kind, poly in ZONES:
+    for name, kind, poly in (*ZONES, *scene.zones):
         pts = ", ".join(f"[{x:.3f}, {y:.3f}]" for x, y in poly)
         zone_lines.append(f"      - {{name: {name + ',':<14} kind: {kind + ',':<14} polygon: [{pts}]}}")
     rules = []
@@ -395,11 +437,11 @@ def config_yaml(scene: Scene, video_name: str) -> str:
             "      # a camera cannot verify: every person there is flagged for review (staff method nobody)",
         ]
     rules += [f"      {r.yaml()}" for r in scene.rules]
-    staff_comment = (
-        "# every person counts as non-staff: see the rule comment below"
-        if scene.staff_method == "nobody"
-        else "# staff appear at their seats or come through the staff door; customers come from the hall"
-    )
+    staff_comment = {
+        "nobody": "# every person counts as non-staff: see the rule comment below",
+        "everyone": "# before opening only staff and the cash van's crew are about: everyone counts as staff",
+    }.get(scene.staff_method,
+          "# staff appear at their seats or come through the staff door; customers come from the hall")
     lines = [
         f"# Sample scene '{scene.name}': {scene.title}.",
         f"# {scene.description}",
@@ -439,7 +481,7 @@ def _zone_px(poly: list[tuple[float, float]]) -> np.ndarray:
     return pts.reshape(-1, 1, 2)
 
 
-ZONES_PX = {name: (kind, _zone_px(poly)) for name, kind, poly in ZONES}
+ZONES_PX = {name: (kind, _zone_px(poly)) for name, kind, poly in (*ZONES, CASH_ROUTE)}
 
 
 def _inside(zone: str, box: tuple[int, int, int, int]) -> bool:
@@ -480,7 +522,7 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
     persons = [d for d in ft.drawn if present(d, ft.door.get(d.name, 0.0))]
 
     def staff(d: Drawn) -> bool:
-        return scene.staff_method != "nobody" and d.role == "staff"
+        return scene.staff_method == "everyone" or (scene.staff_method != "nobody" and d.role == "staff")
 
     def count(zone: str, want_staff: bool) -> int:
         return sum(1 for d in persons if d.box and staff(d) == want_staff and _inside(zone, d.box))
@@ -498,7 +540,7 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
         elif rule.type == "intrusion":
             cond = count(rule.zone, False) + count(rule.zone, True) > 0
         elif rule.type == "cash_escort":
-            cond = False  # no scripted scene carries a bag or a cash box
+            cond = any(_unescorted(box, rule, persons, staff) for box in (d.case for d in persons) if box)
         elif rule.type == "tailgating":
             cond = False  # a matter of entries, not of one frame: see tailgating_flags
         elif rule.type == "camera_tamper":
@@ -507,6 +549,25 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
             raise ValueError(f"unknown rule type {rule.type!r}")
         out[(rule.type, rule.zone)] = active and cond
     return out
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2] - 1) / 2.0, (box[1] + box[3] - 1) / 2.0
+
+
+def _unescorted(case: tuple[int, int, int, int], rule: RuleSpec, persons: list[Drawn],
+                staff: Callable[[Drawn], bool]) -> bool:
+    """A carried box on the rule's zone with fewer than ``min_staff`` staff within reach (the rule's
+    test: someone's box overlaps it; staff box centres within ``ESCORT_RADIUS`` of the frame width)."""
+    if not _inside(rule.zone, case):
+        return False
+    boxes = [d.box for d in persons if d.box]
+    if not any(min(b[2], case[2]) > max(b[0], case[0]) and min(b[3], case[3]) > max(b[1], case[1]) for b in boxes):
+        return False
+    cx, cy = _centre(case)
+    near = sum(1 for d in persons if d.box and staff(d)
+               and math.dist(_centre(d.box), (cx, cy)) <= ESCORT_RADIUS * R.W)
+    return near < (rule.min_staff or 2)
 
 
 def episodes(flags: list[bool], fps: float, grace: float, clear: float) -> list[tuple[float, float]]:

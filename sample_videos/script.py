@@ -52,6 +52,13 @@ class Actor:
         self.start = t
         self.sway_seed = sway_seed
         self.door_transits: list[tuple[float, float]] = []
+        self.case: Carried | None = None
+
+    def carrying(self, dx: int, dy: int = 16, handle: int = 40) -> Actor:
+        """Pulls a cash box along the floor beside them: its centre ``dx`` px to the side of their feet,
+        its bottom ``dy`` px nearer the camera, its handle drawn out ``handle`` px to their hand."""
+        self.case = Carried(dx, dy, handle)
+        return self
 
     @property
     def last(self) -> Key:
@@ -132,6 +139,16 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Carried:
+    dx: int
+    dy: int
+    handle: int
+
+    def spec(self, p: Pose) -> R.CaseSpec:
+        return R.CaseSpec(int(round(p.x)) + self.dx, int(round(p.y)) + self.dy, handle=self.handle)
+
+
+@dataclass(frozen=True)
 class Placed:
     item: R.ItemSpec
     t_on: float
@@ -148,6 +165,7 @@ class Drawn:
     visible: float                         # drawn alpha / the whole figure's alpha, desk not counted
     full_view: bool                        # whole figure in view: not in the doorway, not cut by the
                                            # frame edge, not covered by another person
+    case: tuple[int, int, int, int] | None = None  # the box of the cash box they pull (its shell)
 
 
 @dataclass
@@ -209,8 +227,13 @@ class Stage:
         desk_cover = self.room.desk_alpha > 0
         chair_cover = self.room.chairs_alpha > 0
         front_layers = []
-        for a, _ in front:
+        cases: dict[str, tuple[int, int, int, int]] = {}
+        for a, p in front:
             front_layers.append((a, *self._draw(frame, plans[a.name])))
+            if a.case is not None:  # in front of its carrier's legs, the handle up to the hand
+                spec = a.case.spec(p)
+                R.draw_case(frame, spec)
+                cases[a.name] = R.case_box(spec)
         if self.night:
             frame[:] = (frame.astype(np.uint16) * np.array([178, 164, 150], np.uint16) >> 8).astype(np.uint8)
         R.draw_osd(frame, stamp, self.camera.upper())
@@ -238,7 +261,7 @@ class Stage:
             inside = fx0 >= 0 and fy0 >= 0 and fx1 <= R.W
             full_view = (pose_of[a].door == 0.0 and inside and frac > 0.97
                          and hidden_by_people < 0.05 * max(int(np.count_nonzero(vis)), 1))
-            drawn.append(Drawn(a.name, a.role, box, round(frac, 3), full_view))
+            drawn.append(Drawn(a.name, a.role, box, round(frac, 3), full_view, cases.get(a.name)))
         return frame, drawn
 
     def _plan(self, a: Actor, p: Pose, t: float) -> _Plan:

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENE_DIR = ROOT / "sample_videos" / "scenes"
 SCENE_NAMES = ["two_tellers", "teller_leaves", "cash_left", "walk_in", "after_hours", "busy_counter", "tailgating",
-               "night_entry", "cash_on_counter", "camera_tamper"]
+               "night_entry", "cash_on_counter", "camera_tamper", "cash_escort"]
 REPRO_SCENE = "after_hours"  # the quickest to render: one person, 28 s
 
 
@@ -103,11 +103,16 @@ def test_ground_truth_parses_and_matches_config(name):
         "night_entry": {"intrusion"},
         "cash_on_counter": {"unattended_items"},
         "camera_tamper": {"camera_tamper"},
+        "cash_escort": {"cash_escort"},
     }[name]
     assert {v.rule for v in truth.violations} == expected_rules
     if name == "camera_tamper":
         assert [(v.kind, v.start_s, v.end_s) for v in truth.violations] == [("covered", 8.0, 18.0),
                                                                             ("moved", 18.0, 29.9)]
+    if name == "cash_escort":
+        # the box brought in alone, from when it reaches the route until it leaves it; the escorted one
+        # (20 s on) is not a violation
+        assert [(v.zone, v.start_s, v.end_s) for v in truth.violations] == [("cash_route", 6.3, 16.2)]
 
 
 def _sampled_frames(video: Path, every: int):
@@ -157,3 +162,38 @@ def test_detector_finds_the_people(name, person_detector):
     assert found / total >= 0.9, f"{name}: SSD found {found} of {total} people in sampled frames"
     missing = [who for who, n in seen.items() if n == 0]
     assert not missing, f"{name}: never found {missing}"
+
+
+def test_detector_finds_the_cash_box():
+    """The drawn cash box of ``cash_escort`` is a ``suitcase`` to the embedded SSD on every sampled
+    frame where it is on the route (the rule watches nothing else): without that the scene's
+    violation would be the detector's luck."""
+    pytest.importorskip("cv2")
+    pytest.importorskip("av")
+    from sample_videos.generate import stamp_for
+    from sample_videos.scenes import BY_NAME, FPS, _inside
+    from sample_videos.ssd import iou
+    from vision.config import DetectorConfig
+    from vision.detectors import build_detector
+    from vision.errors import ModelLoadError
+
+    try:
+        det = build_detector(DetectorConfig(confidence=0.4, item_classes=["suitcase"]))
+    except ModelLoadError as exc:
+        pytest.skip(str(exc))
+    scene = BY_NAME["cash_escort"]
+    stage = scene.build()
+    found = total = 0
+    for i, bgr in _sampled_frames(SCENE_DIR / "cash_escort.mp4", every=FPS // 2):
+        t = i / FPS
+        _, drawn = stage.compose(t, stamp_for(scene, t))
+        for d in drawn:
+            if d.case is None or not _inside("cash_route", d.case):
+                continue
+            dets = det.detect(bgr)
+            cases = np.array([box for box, name in zip(dets.xyxy, dets.data["class_name"], strict=True)
+                              if name == "suitcase"]).reshape(-1, 4)
+            total += 1
+            found += int(iou(np.array([d.case], float), cases).max(initial=0.0) >= 0.3)
+    assert total >= 25, total
+    assert found == total, f"SSD found the cash box on {found} of {total} sampled frames on the route"
