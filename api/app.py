@@ -21,6 +21,7 @@ from api.live import Broadcaster, attach_relay
 from api.metrics import ApiMetrics
 from api.models import utcnow
 from api.ratelimit import BoundedPool, LoginLimiter
+from api.retention import RetentionTask
 from api.routers import audit as audit_routes
 from api.routers import auth, cameras, events, health, live, summaries, users, violations
 from api.schemas import LoginRequest, ViolationIn
@@ -100,12 +101,15 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     metrics = ApiMetrics()
     live_stream = Broadcaster(settings.live_queue_size, metrics.live_subscribers, metrics.live_dropped)
     relay = attach_relay(db, live_stream)  # PostgreSQL: every replica's subscribers get every change
+    retention = RetentionTask(settings, config)  # expired evidence and exports, every few minutes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if relay is not None:
             relay.start()
+        retention.start()
         yield
+        await retention.stop()
         if relay is not None:
             relay.stop()
         hash_pool.shutdown()
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None, config: AppConfig | None = None
     app.state.audit = audit
     app.state.live = live_stream
     app.state.live_relay = relay
+    app.state.retention = retention
 
     def count_too_large(path: str) -> None:
         if path == f"{API_PREFIX}/events":

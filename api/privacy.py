@@ -217,9 +217,10 @@ def _reencode(source: Path, target: Path, blur: Blurrer) -> None:
             out.mux(packet)
 
 
-def prune(folder: Path, max_age_s: float = EXPORT_MAX_AGE_S) -> int:
-    """Drop exports older than ``max_age_s`` (they are remade on demand); how many went."""
-    cutoff = time.time() - max_age_s
+def prune(folder: Path, max_age_s: float = EXPORT_MAX_AGE_S, *, now: float | None = None) -> int:
+    """Drop exports older than ``max_age_s`` (they are remade on demand); how many went. ``serve``
+    runs it every ``retention_interval_s``, and each new export does too."""
+    cutoff = (time.time() if now is None else now) - max_age_s
     gone = 0
     for path in folder.rglob("*"):
         try:

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         20.0, gt=0, le=120, description="longest a login waits for a hashing or database slot (then 429)"
     )
     audit_retention_days: int = Field(365, ge=180, le=36500, description="audit rows older than this are pruned")
+    evidence_retention_days: float = Field(
+        30.0, ge=0, le=36500,
+        description="serve deletes evidence files older than this from its evidence folder (records stay; 0: "
+        "never); with --config, the longest of this and the cameras' evidence.retention_days",
+    )
+    retention_interval_s: float = Field(
+        600.0, ge=1, le=86400, description="how often serve deletes expired evidence and privacy exports"
+    )
     argon2_time_cost: int = Field(3, ge=1, le=20)
     argon2_memory_kib: int = Field(64 * 1024, ge=8, description="Argon2id memory per hash, KiB")
     argon2_parallelism: int = Field(4, ge=1, le=16)

@@ -83,11 +83,15 @@ class Encoder:
         self.stream = s
         self.index = 0
 
-    def write(self, bgr: np.ndarray) -> None:
+    def write(self, bgr: np.ndarray, pts: int | None = None) -> None:
+        """The next frame, at ``pts`` (in 1/FPS) where the recording has a hole before it: that
+        frame is a key frame, as a recorder starts again with one."""
         frame = self._av.VideoFrame.from_ndarray(bgr_to_yuv420p(bgr), format="yuv420p")
-        frame.pts = self.index
+        frame.pts = self.index if pts is None else pts
+        if frame.pts > self.index:
+            frame.pict_type = self._av.video.frame.PictureType.I
         frame.time_base = Fraction(1, FPS)
-        self.index += 1
+        self.index = frame.pts + 1
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
@@ -128,12 +132,12 @@ def render_scene(scene: Scene, out: Path, *, frames_to: Path | None = None) -> R
     video = out / f"{scene.name}.mp4"
     enc = Encoder(video)
     truths = []
-    for i in range(scene.n_frames):
-        t = i / FPS
+    for t in scene.frame_times:  # every 1/FPS s, less the recording's holes
+        i = int(round(t * FPS))
         frame, drawn = stage.compose(t, stamp_for(scene, t))
         frame = tampered_frame(frame, scene.view(t))
         truths.append(frame_truth(scene, stage, t, drawn))
-        enc.write(frame)
+        enc.write(frame, i)
         if frames_to is not None and i % (5 * FPS) == 0:
             import cv2
 

@@ -92,8 +92,9 @@ class RuleSpec:
 
 
 NOBODY = "null"  # attended_by: null
-CAMERA_RULES = ("camera_tamper",)
+CAMERA_RULES = ("camera_tamper", "camera_offline")
 TAMPER = RuleSpec("camera_tamper", "camera", 3.0, "always")
+OFFLINE = RuleSpec("camera_offline", "camera", 5.0, "always")
 
 
 def _unattended(k: int, attended_by: str, grace_s: float = 5.0) -> RuleSpec:
@@ -184,6 +185,8 @@ class Scene:
     tamper: tuple[tuple[float, float, str], ...] = ()
     # zones beside the ones every scene has (ZONES)
     zones: tuple[tuple[str, str, list[tuple[float, float]]], ...] = ()
+    # video loss in the recording: (last frame before, first frame after); no frames in between
+    holes: tuple[tuple[float, float], ...] = ()
 
     def view(self, t: float) -> str | None:
         """How the camera is tampered with at ``t``, None when its view is as it should be."""
@@ -195,7 +198,14 @@ class Scene:
 
     @property
     def n_frames(self) -> int:
-        return int(round(self.duration_s * FPS))
+        """Frames in the file (the frames of its holes are not recorded)."""
+        return len(self.frame_times)
+
+    @property
+    def frame_times(self) -> list[float]:
+        """The time of every recorded frame: every 1/FPS s, less the holes."""
+        times = (i / FPS for i in range(int(round(self.duration_s * FPS))))
+        return [t for t in times if not any(a + 1e-9 < t < b - 1e-9 for a, b in self.holes)]
 
 
 def _two_tellers() -> Stage:
@@ -349,6 +359,17 @@ def _cash_escort() -> Stage:
     e.walk((LEFT_EDGE, ROUTE_Y), speed=CARRY_PX_S)
     e.leave_at(e.last.t)
     return Stage("cash_escort", R.build_room(), [a, b, e])
+def _video_loss() -> Stage:
+    a = teller("teller_a", TELLER_A, W1, 1)
+    b = teller("teller_b", TELLER_B, W2, 2)
+    c1 = customer("customer_1", CUSTOMER_GREEN, 1.0, LEFT_EDGE).walk((W1, LANE)).wait_until(7.0)
+    c1.walk((LEFT_EDGE, LANE))
+    c1.leave_at(c1.last.t)
+    # served at window 2 after the recording comes back
+    c2 = customer("customer_2", CUSTOMER_RED, 19.0, RIGHT_EDGE).walk((W2, LANE)).wait_until(28.0)
+    c2.walk((RIGHT_EDGE, LANE))
+    c2.leave_at(c2.last.t)
+    return Stage("camera_offline", R.build_room(), [a, b, c1, c2])
 
 
 def tampered_frame(frame: np.ndarray, kind: str | None) -> np.ndarray:
@@ -419,6 +440,12 @@ SCENES: list[Scene] = [
           zones=(CASH_ROUTE,),
           expected="cash_escort on cash_route while the box brought in alone is on the route; nothing while "
           "the escorted one is"),
+    Scene("camera_offline", "Video loss in the recording", "An NVR recording of two tellers at their windows "
+          "serving customers; the recorder lost the camera's signal for 12 s, so the file has no frames "
+          "between 10:00:10 and 10:00:22 (its time stamps jump).", 32.0, _video_loss, rules=(*DAY_RULES, OFFLINE),
+          holes=((10.0, 22.0),),
+          expected="camera_offline from the last frame before the hole (10.0 s) to the first one after it "
+          "(22.0 s), counted in media time; nothing else"),
 ]
 BY_NAME = {s.name: s for s in SCENES}
 
@@ -543,8 +570,8 @@ def frame_conditions(scene: Scene, ft: FrameTruth) -> dict[tuple[str, str], bool
             cond = any(_unescorted(box, rule, persons, staff) for box in (d.case for d in persons) if box)
         elif rule.type == "tailgating":
             cond = False  # a matter of entries, not of one frame: see tailgating_flags
-        elif rule.type == "camera_tamper":
-            cond = False  # one violation per kind: see ground_truth
+        elif rule.type in CAMERA_RULES:
+            cond = False  # camera_tamper: one violation per kind; camera_offline: the holes (ground_truth)
         else:
             raise ValueError(f"unknown rule type {rule.type!r}")
         out[(rule.type, rule.zone)] = active and cond
@@ -570,19 +597,20 @@ def _unescorted(case: tuple[int, int, int, int], rule: RuleSpec, persons: list[D
     return near < (rule.min_staff or 2)
 
 
-def episodes(flags: list[bool], fps: float, grace: float, clear: float) -> list[tuple[float, float]]:
-    """Condition runs -> (start_s, end_s), joining gaps shorter than ``clear`` and dropping runs
-    shorter than ``grace``; a run still on at the end closes at the last frame."""
+def episodes(flags: list[bool], times: list[float], grace: float, clear: float) -> list[tuple[float, float]]:
+    """Condition runs over the frames at ``times`` -> (start_s, end_s), joining gaps shorter than
+    ``clear`` and dropping runs shorter than ``grace``; a run still on at the end closes at the
+    last frame."""
     runs: list[list[float]] = []
     start = None
     for i, f in enumerate(flags):
         if f and start is None:
             start = i
         if not f and start is not None:
-            runs.append([start / fps, i / fps])
+            runs.append([times[start], times[i]])
             start = None
     if start is not None:
-        runs.append([start / fps, (len(flags) - 1) / fps])
+        runs.append([times[start], times[len(flags) - 1]])
     merged: list[list[float]] = []
     for r in runs:
         if merged and r[0] - merged[-1][1] < clear:
@@ -615,6 +643,22 @@ def tailgating_flags(scene: Scene, rule: RuleSpec, truths: list[FrameTruth]) -> 
     return flags
 
 
+def _camera_truth(scene: Scene, rule: RuleSpec, times: list[float], tampered: list[str | None]) -> list[dict]:
+    """The rules about the camera itself: ``camera_tamper`` one violation per kind of tampering,
+    ``camera_offline`` each hole of the recording of at least ``grace_s``, from the last frame
+    before it to the first after it."""
+    name, zone = rule.type, rule.zone
+    if name == "camera_offline":
+        return [{"camera": scene.name, "rule": name, "zone": zone, "start_s": a, "end_s": b}
+                for a, b in scene.holes if b - a >= rule.grace_s]
+    out = []
+    for kind in sorted({k for k in tampered if k is not None}):
+        flags = [k == kind for k in tampered]
+        for a, b in episodes(flags, times, rule.grace_s, CLEAR_S):
+            out.append({"camera": scene.name, "rule": name, "zone": zone, "kind": kind, "start_s": a, "end_s": b})
+    return out
+
+
 def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
     per_frame = [frame_conditions(scene, ft) for ft in truths]
     for rule in scene.rules:
@@ -622,7 +666,8 @@ def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
             for fc, flag in zip(per_frame, tailgating_flags(scene, rule, truths), strict=True):
                 fc[(rule.type, rule.zone)] = flag
     keys = sorted({k for fc in per_frame for k in fc})
-    grace = {(r.type, r.zone): r.grace_s for r in scene.rules}
+    by_key = {(r.type, r.zone): r for r in scene.rules}
+    times = [ft.t for ft in truths]
     violations = []
     tampered = [scene.view(ft.t) for ft in truths]
     if any(tampered):
@@ -631,15 +676,11 @@ def ground_truth(scene: Scene, truths: list[FrameTruth]) -> dict:
             if kind is not None and i > 0:
                 per_frame[i] = dict(per_frame[i - 1])
     for rule, zone in keys:
-        if rule == "camera_tamper":
-            for kind in sorted({k for k in tampered if k is not None}):
-                flags = [k == kind for k in tampered]
-                for a, b in episodes(flags, FPS, grace[(rule, zone)], CLEAR_S):
-                    violations.append({"camera": scene.name, "rule": rule, "zone": zone, "kind": kind,
-                                       "start_s": a, "end_s": b})
+        if rule in CAMERA_RULES:
+            violations += _camera_truth(scene, by_key[(rule, zone)], times, tampered)
             continue
         flags = [fc.get((rule, zone), False) for fc in per_frame]
-        for a, b in episodes(flags, FPS, grace[(rule, zone)], CLEAR_S):
+        for a, b in episodes(flags, times, by_key[(rule, zone)].grace_s, CLEAR_S):
             violations.append({"camera": scene.name, "rule": rule, "zone": zone, "start_s": a, "end_s": b})
     violations.sort(key=lambda v: (v["start_s"], v["rule"], v["zone"]))
     return {

@@ -89,13 +89,29 @@ def validate(config: ConfigArg) -> None:
         err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _warn_disk(evidence_dir: Path, cfg: Any | None) -> None:
-    """Warns (stderr) when the disk cannot hold the retention at the measured evidence rate."""
+def _warn_disk(evidence_dir: Path, retention_days: list[float | None]) -> None:
+    """Warns (stderr) when the disk cannot hold the retention at the measured evidence rate; the
+    privacy exports cache (``DATA/exports``) on that disk is counted (see ``DiskForecast``)."""
+    from api.privacy import EXPORT_MAX_AGE_S
     from vision.evidence.retention import capacity_warning
 
-    line = capacity_warning(evidence_dir, [c.evidence.retention_days for c in cfg.cameras] if cfg else [])
+    line = capacity_warning(evidence_dir, retention_days, exports_dir=data_dir() / "exports",
+                            exports_max_age_s=EXPORT_MAX_AGE_S)
     if line:
         err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _serve_retention(cfg: Any | None) -> list[float | None]:
+    """The days ``serve`` keeps evidence (``api.retention.serve_retention_days``); the config's
+    cameras' where the settings do not load (``serve`` then stops with their error)."""
+    from api.cli_support import load_settings
+    from api.retention import serve_retention_days
+
+    try:
+        settings = load_settings()
+    except TellerWatchError:
+        return [c.evidence.retention_days for c in cfg.cameras] if cfg else []
+    return [serve_retention_days(settings, cfg)]
 
 
 def _build_sinks(cfg: Any) -> list[Any]:
@@ -148,7 +164,7 @@ def run_cmd(
 ) -> None:
     """Run every camera in CONFIG; files run to their end, then exit 0."""
     cfg = _load(config)
-    _warn_disk(writable_data_dir() / "evidence", cfg)
+    _warn_disk(writable_data_dir() / "evidence", [c.evidence.retention_days for c in cfg.cameras])
     try:
         sinks = _build_sinks(cfg)
     except TellerWatchError as exc:
@@ -315,7 +331,7 @@ def serve(
             check_data_dir(Path(evidence), "evidence dir")
     except DataDirError as exc:
         fail(str(exc))
-    _warn_disk(Path(evidence) if evidence else data_dir() / "evidence", cfg)
+    _warn_disk(Path(evidence) if evidence else data_dir() / "evidence", _serve_retention(cfg))
     try:
         do_serve(config, host, port)
     except (TellerWatchError, ValueError) as exc:

@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENE_DIR = ROOT / "sample_videos" / "scenes"
 SCENE_NAMES = ["two_tellers", "teller_leaves", "cash_left", "walk_in", "after_hours", "busy_counter", "tailgating",
-               "night_entry", "cash_on_counter", "camera_tamper", "cash_escort"]
+               "night_entry", "cash_on_counter", "camera_tamper", "cash_escort",
+               "camera_offline"]
 REPRO_SCENE = "after_hours"  # the quickest to render: one person, 28 s
 
 
@@ -104,6 +105,7 @@ def test_ground_truth_parses_and_matches_config(name):
         "cash_on_counter": {"unattended_items"},
         "camera_tamper": {"camera_tamper"},
         "cash_escort": {"cash_escort"},
+        "camera_offline": {"camera_offline"},
     }[name]
     assert {v.rule for v in truth.violations} == expected_rules
     if name == "camera_tamper":
@@ -113,15 +115,32 @@ def test_ground_truth_parses_and_matches_config(name):
         # the box brought in alone, from when it reaches the route until it leaves it; the escorted one
         # (20 s on) is not a violation
         assert [(v.zone, v.start_s, v.end_s) for v in truth.violations] == [("cash_route", 6.3, 16.2)]
+    if name == "camera_offline":
+        assert [(v.zone, v.start_s, v.end_s) for v in truth.violations] == [("camera", 10.0, 22.0)]
 
 
-def _sampled_frames(video: Path, every: int):
+def test_video_loss_is_a_hole_in_the_recorded_times():
+    """The camera_offline scene's file has no frames between 10.0 and 22.0 s: its time stamps jump
+    (what the file source must see, and what nothing may fill), and the frame after the hole is a
+    key frame."""
+    import av
+
+    with av.open(str(SCENE_DIR / "camera_offline.mp4")) as container:
+        frames = [(round(float(f.time), 3), f.key_frame) for f in container.decode(video=0)]
+    times = [t for t, _ in frames]
+    assert len(frames) == 201 and times[0] == 0.0 and times[-1] == 31.9
+    i = times.index(10.0)
+    assert frames[i + 1] == (22.0, True)
+    assert all(round(b - a, 3) == 0.1 for a, b in zip(times, times[1:], strict=False) if a != 10.0)
+
+
+def _sampled_frames(video: Path, every: int, fps: int):
     import av
 
     with av.open(str(video)) as container:
         for i, frame in enumerate(container.decode(video=0)):
-            if i % every == 0:
-                yield i, frame.to_ndarray(format="bgr24")
+            if i % every == 0:  # by the frame's own time: a recording may have holes
+                yield round(float(frame.time) * fps), frame.to_ndarray(format="bgr24")
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +164,7 @@ def test_detector_finds_the_people(name, person_detector):
     stage = scene.build()
     found = total = 0
     seen: dict[str, int] = {}
-    for i, bgr in _sampled_frames(SCENE_DIR / f"{name}.mp4", every=2 * FPS):
+    for i, bgr in _sampled_frames(SCENE_DIR / f"{name}.mp4", every=2 * FPS, fps=FPS):
         t = i / FPS
         if scene.view(t) is not None:
             continue  # the lens covered or the camera knocked aside: nobody is where the script drew them

@@ -461,8 +461,10 @@ class CameraTamperRule(RuleBase):
 
 
 class CameraOfflineRule(RuleBase):
-    """No frames from a live camera for ``grace_s``: a violation from the last frame until frames
-    return. Files never go offline."""
+    """No frames from a live camera for ``grace_s`` (wall time): a violation from the last frame
+    until frames return. A recording (file) whose frame times jump by ``grace_s`` or more has video
+    loss: a violation from the last frame before the hole to the first after it (media time); its
+    end is not an outage."""
 
     type: Literal["camera_offline"]
     zone: Literal["camera"] = "camera"

@@ -42,7 +42,8 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class SourceGap:
-    """A live source stopped delivering frames between ``started`` and ``ended`` (wall clock)."""
+    """A source delivered no frames between ``started`` and ``ended``: a live one's outage (wall
+    clock), or a recording's hole of ``camera_offline``'s ``grace_s`` or more (media time)."""
 
     camera_id: str
     started: datetime

@@ -243,11 +243,12 @@ class _CameraLoop:
                 self._gap(item)
                 continue
             self.pipeline.times.add("decode", time.perf_counter() - t0)
-            for rule in self.offline:
-                for change in rule.frame(item.ts):
-                    self.router.stream_change(change)
+            if source.is_live:
+                self._live_offline(item)
             if max_seconds is not None and item.t > max_seconds:
                 break
+            if not source.is_live:
+                self._media_offline(item)
             self._apply_zones()
             self._analyse(item)
             if self.on_frame is not None:
@@ -263,6 +264,24 @@ class _CameraLoop:
         if self.health is not None:
             self.health.delivered(self.camera.id, item)
         return item
+
+    def _live_offline(self, frame: Frame) -> None:
+        """A live frame ends an outage the watchdog filed (wall time)."""
+        for rule in self.offline:
+            for change in rule.frame(frame.ts):
+                self.router.stream_change(change)
+
+    def _media_offline(self, frame: Frame) -> None:
+        """A recording's frame times: a hole of ``grace_s`` or more between two frames is video loss
+        (media time, no watchdog). The frames sampling skipped (``lead_in``, kept where clips are
+        made) come first, so the hole starts at the very last frame before it."""
+        for ts in [*(f.ts for f in frame.lead_in), frame.ts]:
+            for rule in self.offline:
+                for change in rule.step(ts):
+                    self.router.stream_change(change)
+                    v = change.violation
+                    if change.kind == ChangeKind.started:
+                        self._gap(SourceGap(self.camera.id, v.started_at, ts, "no frames in the recording"))
 
     def _gap(self, gap: SourceGap) -> None:
         self.report.gaps.append(gap)
@@ -406,12 +425,15 @@ def run(
         for c in app.cameras
     }
     opened = datetime.now(app.site.tz)
+    # a live camera's silence is measured in wall time from the open; a recording's holes in media
+    # time from its first frame (its end is not an outage: it ends)
     offline = {
-        c.id: [CameraOfflineRule(r, site_id=app.site.id, camera_id=c.id, since=opened)
+        c.id: [CameraOfflineRule(r, site_id=app.site.id, camera_id=c.id, since=opened if c.is_live else None)
                for r in c.rules if isinstance(r, CameraOfflineConfig)]
-        for c in app.cameras if c.is_live  # a file does not go offline; it ends
+        for c in app.cameras
     }
-    watchdog = OfflineWatchdog([r for rules in offline.values() for r in rules], router, app.site.tz, stop)
+    watchdog = OfflineWatchdog([r for c in app.cameras if c.is_live for r in offline[c.id]], router,
+                               app.site.tz, stop)
     health = HealthMonitor(app.site.id, app.cameras, down_after_s=down_after_s)
     poller = ZonePoller(app.sinks.api, app.site.id, app.cameras).start() if app.sinks.api and sinks else None
     reporter = StatusReporter(health, sinks or [], status_interval_s) if status_interval_s else None

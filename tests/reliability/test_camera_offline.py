@@ -1,14 +1,18 @@
 """camera_offline: a live camera that stops sending frames for ``grace_s`` is a violation record
-(zone "camera"), filed while the camera is still silent and ended when its frames return."""
+(zone "camera"), filed while the camera is still silent and ended when its frames return; a
+recording whose frame times jump by ``grace_s`` or more (video loss in an NVR file) is one in
+media time, from the last frame before the hole to the first one after it."""
 
 from __future__ import annotations
 
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.reliability.helpers import RtspCamera, StubDetector, require_rtsp_server, wait_for
@@ -117,3 +121,95 @@ def test_rtsp_camera_that_stops_is_offline_until_it_returns(tmp_path: Path, foot
     # arrive a moment before the kill returns
     assert 3.0 <= filed_at - v.started_at.timestamp() and filed_at - killed_at <= 5.0
     assert 0 <= v.ended_at.timestamp() - back_at <= 10.0  # the first frame back
+
+
+# ----------------------------------------------------------------------------- recordings: media time
+def test_recording_is_stepped_in_media_time() -> None:
+    rule = CameraOfflineRule(OfflineConfig(type="camera_offline", grace_s=5), site_id="b1", camera_id="cam",
+                             since=None)
+    assert rule.tick(T0) == []  # no frame yet: a recording's time starts at its first frame
+    assert rule.step(T0) == [] and rule.step(T0 + timedelta(seconds=4.9)) == []  # a 4.9 s hole: nothing
+    changes = rule.step(T0 + timedelta(seconds=9.9))  # a 5 s hole: filed and ended at once
+    assert [c.kind for c in changes] == [ChangeKind.started, ChangeKind.ended]
+    e = changes[1].violation
+    assert (e.started_at, e.ended_at, e.duration_s) == (T0 + timedelta(seconds=4.9), T0 + timedelta(seconds=9.9), 5.0)
+    assert rule.open_violation is None and rule.step(T0 + timedelta(seconds=10)) == []
+
+
+def write_recording(path: Path, times: list[float], fps: int = 10) -> Path:
+    """An H.264 MP4 whose frames carry these presentation times (an NVR file with holes): the
+    first frame after a hole is a key frame, as a recorder starts again with one."""
+    import av
+
+    tb = Fraction(1, fps)
+    with av.open(str(path), "w", format="mp4") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        s.time_base = s.codec_context.time_base = tb
+        s.options = {"bf": "2", "g": "50", "threads": "1"}
+        prev = None
+        for t in times:
+            pts = round(t * fps)
+            frame = av.VideoFrame.from_ndarray(np.full((96, 160, 3), (pts * 5) % 200, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = pts, tb
+            if prev is not None and pts - prev > 1:
+                frame.pict_type = av.video.frame.PictureType.I
+            prev = pts
+            for packet in s.encode(frame):
+                out.mux(packet)
+        for packet in s.encode(None):
+            out.mux(packet)
+    return path
+
+
+def run_recording(tmp_path: Path, times: list[float], grace_s: float, *, clips: bool = False,
+                  analysis_fps: float = 5) -> RunReport:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    video = write_recording(tmp_path / "nvr.mp4", times)
+    cfg = parse_config(
+        "site: {id: b1, timezone: Asia/Shanghai}\n"
+        f"cameras: [{{id: cam, source: nvr.mp4, analysis_fps: {analysis_fps:g}, "
+        "replay_start: '2026-11-25T10:00:00+08:00', "
+        f"rules: [{{type: camera_offline, grace_s: {grace_s:g}}}]}}]\n",
+        base_dir=video.parent,
+    )
+    return run(cfg, data_dir=tmp_path / "data", clips=clips, detector=StubDetector(),  # type: ignore[arg-type]
+               motion_gating=False, status_interval_s=None)
+
+
+def _seconds(r: RunReport, v: Violation) -> tuple[float, float]:
+    cam = r.cameras[v.camera]
+    assert v.ended_at is not None
+    return round(cam.seconds(v.started_at), 3), round(cam.seconds(v.ended_at), 3)
+
+
+def test_file_with_a_hole_of_grace_s_or_more_is_offline_in_media_time(tmp_path: Path) -> None:
+    # 0.0-10.0 s, 12 s of video loss, 22.0-29.9 s
+    times = [i / 10 for i in range(0, 101)] + [i / 10 for i in range(220, 300)]
+    t0 = time.monotonic()
+    r = run_recording(tmp_path, times, grace_s=5)
+    assert time.monotonic() - t0 < 10  # the hole is not slept through
+    (v,) = r.violations
+    assert (v.rule, v.zone, v.state, v.camera) == ("camera_offline", "camera", ViolationState.ended, "cam")
+    assert _seconds(r, v) == (10.0, 22.0) and v.duration_s == pytest.approx(12.0)
+    assert v.started_at == datetime.fromisoformat("2026-11-25T10:00:10+08:00")
+    assert v.details["last_frame_at"] == v.started_at.isoformat()
+    assert [(g.started, g.ended) for g in r.cameras["cam"].gaps] == [(v.started_at, v.ended_at)]
+    # nothing fills the hole: the analysed frames jump from 10.0 to 22.0 s
+    assert r.cameras["cam"].frames == 51 + 40
+
+
+def test_last_frame_before_the_hole_is_exact_where_clips_keep_every_frame(tmp_path: Path) -> None:
+    # at 2 fps the last frame before the hole (4.9 s) is not analysed; clips carry it as lead-in
+    times = [i / 10 for i in range(0, 50)] + [i / 10 for i in range(120, 160)]
+    sampled = run_recording(tmp_path / "a", times, grace_s=5, analysis_fps=2)
+    every = run_recording(tmp_path / "b", times, grace_s=5, analysis_fps=2, clips=True)
+    assert [_seconds(sampled, v) for v in sampled.violations] == [(4.5, 12.0)]
+    assert [_seconds(every, v) for v in every.violations] == [(4.9, 12.0)]
+
+
+def test_file_with_a_hole_shorter_than_grace_s_files_nothing(tmp_path: Path) -> None:
+    times = [i / 10 for i in range(0, 101)] + [i / 10 for i in range(148, 200)]  # a 4.8 s hole
+    r = run_recording(tmp_path, times, grace_s=5)
+    assert r.violations == [] and r.cameras["cam"].gaps == []
+    assert r.cameras["cam"].frames > 70  # it did read past the hole

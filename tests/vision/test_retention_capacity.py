@@ -66,18 +66,32 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+def _export(folder: Path, name: str, size: int, age_days: float, now: float) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"\0" * size)
+    os.utime(path, (now - age_days * DAY, now - age_days * DAY))
+
+
 def test_run_warns_with_figures_when_the_disk_is_too_small(tmpfs: Path) -> None:
     now = time.time()
     evidence = tmpfs / "data" / "evidence" / "walk_in"
     for day in range(5):  # 100 KB of evidence a day for five days
         _evidence(evidence, f"d{day}", 100_000, day + 0.5, now)
-    forecast = disk_forecast(tmpfs / "data" / "evidence", now=now)
+    # the privacy exports cache: 300 KB past its day (room: serve deletes it), 100 KB of today's
+    exports = tmpfs / "data" / "exports" / "b1"
+    _export(exports, "old.clip.k.mp4", 300_000, 2, now)
+    _export(exports, "new.clip.k.mp4", 100_000, 0.2, now)
+    forecast = disk_forecast(tmpfs / "data" / "evidence", now=now, exports_dir=tmpfs / "data" / "exports")
     free = shutil.disk_usage(tmpfs).free
     assert forecast.free_bytes == free and forecast.evidence_bytes == 500_000
-    assert forecast.bytes_per_day == pytest.approx(500_000 / 4.5, rel=1e-3)
+    assert (forecast.exports_bytes, forecast.expired_exports_bytes) == (400_000, 300_000)
+    assert forecast.bytes_per_day == pytest.approx(500_000 / 4.5, rel=1e-3)  # exports are no evidence rate
     held = forecast.days_held
-    assert held is not None and held == pytest.approx((free + 500_000) / (500_000 / 4.5), rel=1e-3)
+    assert held is not None and held == pytest.approx((free + 500_000 + 300_000) / (500_000 / 4.5), rel=1e-3)
     assert held < 30 and forecast.short
+    without = disk_forecast(tmpfs / "data" / "evidence", now=now)  # exports not looked at
+    assert without.exports_bytes is None and without.days_held is not None and without.days_held < held
     assert capacity_warning(tmpfs / "data" / "evidence", [7.0]) is None  # 7 days fit
     assert capacity_warning(tmpfs / "data" / "evidence", [None]) is not None
 
@@ -87,8 +101,23 @@ def test_run_warns_with_figures_when_the_disk_is_too_small(tmpfs: Path) -> None:
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if x.startswith("warning: evidence disk"))
     assert "bytes free" in line and "bytes/day" in line and "30 required" in line
+    assert "+ 300000 bytes of expired exports (privacy exports cache: 400000 bytes)" in line
     shown = float(re.search(r"holds ([0-9.]+) days", line).group(1))  # type: ignore[union-attr]
     assert shown == pytest.approx(held, rel=0.05) and shown < 30
+
+
+def test_exports_on_another_disk_do_not_count(tmpfs: Path, tmp_path: Path) -> None:
+    now = time.time()
+    _evidence(tmp_path / "evidence" / "cam", "v", 1000, 1, now)
+    _export(tmpfs / "exports", "old.jpg", 300_000, 2, now)
+    forecast = disk_forecast(tmp_path / "evidence", now=now, exports_dir=tmpfs / "exports")
+    assert forecast.exports_bytes is None and forecast.expired_exports_bytes == 0
+    assert "expired exports" not in forecast.message()
+    # on the evidence disk: counted, and named in the line
+    _export(tmp_path / "exports", "old.jpg", 3000, 2, now)
+    same = disk_forecast(tmp_path / "evidence", now=now, exports_dir=tmp_path / "exports")
+    assert (same.exports_bytes, same.expired_exports_bytes) == (3000, 3000)
+    assert "3000 bytes of expired exports" in same.message()
 
 
 def test_validate_warns_under_30_days_but_accepts(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Evidence is grouped per violation (snapshot, raw clip, annotated clip share the id), and a group
 is deleted whole: a clip without its snapshot, or the reverse, would confuse the review page.
-The pipeline protects its open violations; the API protects those under review. Age counts from
+The pipeline protects its open violations; ``serve`` (``api.retention``) deletes by age only,
+which a finished violation's files reach long after they were uploaded. Age counts from
 a group's newest file, i.e. from when its evidence was finished.
 """
 
@@ -147,20 +148,27 @@ RATE_WINDOW_DAYS = 7.0
 
 @dataclass(frozen=True, slots=True)
 class DiskForecast:
-    """How many days of evidence the disk under ``evidence_dir`` holds at the measured rate."""
+    """How many days of evidence the disk under ``evidence_dir`` holds at the measured rate.
+
+    The privacy exports cache (``serve``'s ``DATA/exports``), where it lies on the same disk, is
+    counted apart: its files expire after a day, so those older than that are room (``serve``
+    deletes them), while the day's cache stands (it is not free space, and is not more evidence).
+    """
 
     evidence_dir: Path
     free_bytes: int
     evidence_bytes: int  # evidence on disk now (it is rolled over, so it counts as room)
     bytes_per_day: float  # measured over the last RATE_WINDOW_DAYS (at least one day of span)
     required_days: float
+    exports_bytes: int | None = None  # the exports cache on this disk; None: not looked at / elsewhere
+    expired_exports_bytes: int = 0  # of it, files past their day: room
 
     @property
     def days_held(self) -> float | None:
         """Days of evidence the disk holds; None when nothing was recorded (no rate)."""
         if self.bytes_per_day <= 0:
             return None
-        return (self.free_bytes + self.evidence_bytes) / self.bytes_per_day
+        return (self.free_bytes + self.evidence_bytes + self.expired_exports_bytes) / self.bytes_per_day
 
     @property
     def short(self) -> bool:
@@ -169,9 +177,14 @@ class DiskForecast:
 
     def message(self) -> str:
         held = self.days_held
+        exports = ""
+        if self.exports_bytes is not None:
+            exports = (f" + {self.expired_exports_bytes} bytes of expired exports (privacy exports cache: "
+                       f"{self.exports_bytes} bytes)")
         return (f"evidence disk {self.evidence_dir}: {self.free_bytes} bytes free + {self.evidence_bytes} bytes of "
-                f"evidence, measured {self.bytes_per_day:.0f} bytes/day over the last {RATE_WINDOW_DAYS:g} days: "
-                f"holds {held if held is None else round(held, 1)} days, {self.required_days:g} required")
+                f"evidence{exports}, measured {self.bytes_per_day:.0f} bytes/day over the last "
+                f"{RATE_WINDOW_DAYS:g} days: holds {held if held is None else round(held, 1)} days, "
+                f"{self.required_days:g} required")
 
 
 def measured_rate(evidence_dir: Path, *, now: float | None = None,
@@ -195,26 +208,52 @@ def measured_rate(evidence_dir: Path, *, now: float | None = None,
     return recent / span_days, total
 
 
+def _existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def exports_usage(exports_dir: Path, max_age_s: float, *, now: float | None = None) -> tuple[int, int]:
+    """(bytes of every file under ``exports_dir``, bytes of those older than ``max_age_s``)."""
+    now = time.time() if now is None else now
+    total = expired = 0
+    for dirpath, _dirs, names in os.walk(exports_dir):
+        for name in names:
+            try:
+                st = (Path(dirpath) / name).stat()
+            except OSError:
+                continue  # deleted meanwhile
+            total += st.st_size
+            expired += st.st_size if st.st_mtime < now - max_age_s else 0
+    return total, expired
+
+
 def disk_forecast(evidence_dir: Path, required_days: float = REQUIRED_RETENTION_DAYS, *,
-                  now: float | None = None) -> DiskForecast:
-    """The forecast for ``evidence_dir`` (its nearest existing parent's disk if it does not exist)."""
+                  now: float | None = None, exports_dir: Path | None = None,
+                  exports_max_age_s: float = 86400.0) -> DiskForecast:
+    """The forecast for ``evidence_dir`` (its nearest existing parent's disk if it does not exist);
+    with ``exports_dir``, the exports cache is counted where it lies on the same disk."""
     rate, total = measured_rate(evidence_dir, now=now)
-    probe = evidence_dir
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
+    probe = _existing(evidence_dir)
     free = shutil.disk_usage(probe).free
-    return DiskForecast(evidence_dir, free, total, rate, required_days)
+    exports, expired = None, 0
+    if exports_dir is not None and _existing(exports_dir).stat().st_dev == probe.stat().st_dev:
+        exports, expired = exports_usage(exports_dir, exports_max_age_s, now=now) if exports_dir.is_dir() else (0, 0)
+    return DiskForecast(evidence_dir, free, total, rate, required_days, exports, expired)
 
 
-def capacity_warning(evidence_dir: Path, retention_days: Collection[float | None]) -> str | None:
+def capacity_warning(evidence_dir: Path, retention_days: Collection[float | None], *,
+                     exports_dir: Path | None = None, exports_max_age_s: float = 86400.0) -> str | None:
     """A warning line when the disk under ``evidence_dir`` cannot keep the longest retention asked.
 
     Every camera's evidence shares that disk, so the rate is that of the whole folder and the days
     required are the longest of the cameras' ``evidence.retention_days`` (None counts as
-    REQUIRED_RETENTION_DAYS); None when the disk holds enough, or nothing was recorded yet.
+    REQUIRED_RETENTION_DAYS); None when the disk holds enough, or nothing was recorded yet. The
+    exports cache under ``exports_dir`` is counted as ``DiskForecast`` says.
     """
     required = max((d or REQUIRED_RETENTION_DAYS for d in retention_days), default=REQUIRED_RETENTION_DAYS)
-    forecast = disk_forecast(evidence_dir, required)
+    forecast = disk_forecast(evidence_dir, required, exports_dir=exports_dir, exports_max_age_s=exports_max_age_s)
     return f"warning: {forecast.message()}" if forecast.short else None
 
 

@@ -1,10 +1,15 @@
-"""Camera offline: no frames from a live camera for ``grace_s`` is a violation, not only a status.
+"""Camera offline: no frames from a camera for ``grace_s`` is a violation, not only a status.
 
-The rule is not stepped by observations (an offline camera makes none): the camera's thread
-tells it of every frame (``frame``), a watchdog thread asks it once in a while (``tick``) and
-files the violation once the silence has lasted ``grace_s``. ``started_at`` is the last frame
-before the silence (the open of the stream when none came), ``ended_at`` the first frame back,
-or the moment the run stopped. Both threads call in, so the state is under a lock.
+The rule is not stepped by observations (an offline camera makes none). A live camera's thread
+tells it of every frame (``frame``), a watchdog thread asks it once in a while (``tick``, wall
+time) and files the violation once the silence has lasted ``grace_s``. ``started_at`` is the last
+frame before the silence (the open of the stream when none came), ``ended_at`` the first frame
+back, or the moment the run stopped. Both threads call in, so the state is under a lock.
+
+A recording (file or folder) is stepped in media time instead (``step``): a frame stamped
+``grace_s`` or more after the previous one is video loss in the recording (an NVR file's hole),
+filed and ended at once, from the last frame before the hole to the first one after it. Its end
+is not an outage: nothing is filed for the time after the last frame.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class CameraOfflineRule:
     type = RuleType.camera_offline
     config_type = CameraOfflineConfig
 
-    def __init__(self, config: RuleBase, *, site_id: str, camera_id: str, since: datetime) -> None:
+    def __init__(self, config: RuleBase, *, site_id: str, camera_id: str, since: datetime | None) -> None:
         if not isinstance(config, CameraOfflineConfig):
             raise ValueError(f"CameraOfflineRule needs a CameraOfflineConfig config, got {type(config).__name__}")
         self.config: CameraOfflineConfig = config
@@ -37,7 +42,7 @@ class CameraOfflineRule:
         self.site_id, self.camera_id = site_id, camera_id
         self.grace = timedelta(seconds=config.grace_s)
         self._lock = threading.Lock()
-        self._last = since  # the last frame, or the open of the stream
+        self._last = since  # the last frame, or the open of the stream; None: no frame yet (media time)
         self._open: Violation | None = None
         self._closed = False  # the run stopped: a late watchdog look files nothing
 
@@ -48,13 +53,18 @@ class CameraOfflineRule:
     def frame(self, ts: datetime) -> list[ViolationChange]:
         """A frame arrived at ``ts``: an open violation ends here."""
         with self._lock:
-            self._last = max(self._last, ts)
+            self._last = ts if self._last is None else max(self._last, ts)
             return self._end(ts)
+
+    def step(self, ts: datetime) -> list[ViolationChange]:
+        """A recorded frame stamped ``ts`` (media time): a hole of ``grace_s`` or more since the
+        previous frame is filed and ended here ([] otherwise)."""
+        return self.tick(ts) + self.frame(ts)
 
     def tick(self, now: datetime) -> list[ViolationChange]:
         """The watchdog's look: a silence of ``grace_s`` files the violation."""
         with self._lock:
-            if self._closed or self._open is not None or now - self._last < self.grace:
+            if self._closed or self._open is not None or self._last is None or now - self._last < self.grace:
                 return []
             started = self._last
             self._open = Violation(

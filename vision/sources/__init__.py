@@ -11,7 +11,10 @@ pipeline never pays for a frame it would throw away:
   ``t`` is media time (``pts * time_base``) from the first frame; ``ts = replay_start + t``.
   Without ``replay_start`` the replay starts at the time the source was opened, in the site's
   time zone, so that a replayed file still lands on a plausible wall clock (its mtime would
-  put a clip copied last year outside business hours).
+  put a clip copied last year outside business hours). A hole in the container's timestamps (an
+  NVR file's video loss) stays a hole in ``t``: nothing fills it with repeated frames, and a file
+  is read as fast as it decodes (no pacing to real time), so a long hole takes no wall time. The
+  runner's ``camera_offline`` rule files such holes (media time).
 * **Image folders** (sorted .jpg/.jpeg/.png/.bmp) play at ``analysis_fps``: image *i* stands at
   ``t = i / analysis_fps``, so every image is one analysis slot.
 * **Live sources** (rtsp://, http(s)://, ... through PyAV; webcam indices and /dev/video*
