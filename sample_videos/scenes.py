@@ -359,6 +359,8 @@ def _cash_escort() -> Stage:
     e.walk((LEFT_EDGE, ROUTE_Y), speed=CARRY_PX_S)
     e.leave_at(e.last.t)
     return Stage("cash_escort", R.build_room(), [a, b, e])
+
+
 def _video_loss() -> Stage:
     a = teller("teller_a", TELLER_A, W1, 1)
     b = teller("teller_b", TELLER_B, W2, 2)
