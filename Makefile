@@ -27,7 +27,7 @@ typecheck: setup
 	$(BIN)/mypy vision api tellerwatch
 
 pytest: setup
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 test: lint typecheck pytest
 

@@ -203,7 +203,7 @@ def test_detector_finds_the_cash_box():
     scene = BY_NAME["cash_escort"]
     stage = scene.build()
     found = total = 0
-    for i, bgr in _sampled_frames(SCENE_DIR / "cash_escort.mp4", every=FPS // 2):
+    for i, bgr in _sampled_frames(SCENE_DIR / "cash_escort.mp4", every=FPS // 2, fps=FPS):
         t = i / FPS
         _, drawn = stage.compose(t, stamp_for(scene, t))
         for d in drawn:
