@@ -13,26 +13,14 @@ import statistics
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from benchmarks.footage import read_frames
 from vision.config import DetectorConfig
 from vision.detectors import build_detector
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MODELS = {"yolox-onnx": "yolox_nano_416x416.onnx", "yolo-onnx": "yolov8n_int8.onnx"}
-
-
-def frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(SHARED / "footage" / "worker-zone-detection.gif"))
-    out = []
-    while len(out) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-    cap.release()
-    return out
 
 
 def ms_per_frame(det: object, imgs: list[np.ndarray], batch: int, rounds: int) -> float:
@@ -51,7 +39,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=8)
     args = ap.parse_args()
-    imgs = frames(16)
+    imgs = read_frames(SHARED / "footage" / "worker-zone-detection.gif", 16)
     for kind, name in MODELS.items():
         det = build_detector(DetectorConfig(type=kind, model=str(SHARED / "models" / name), dynamic_batch=True))
         det.detect(imgs[0])  # warm-up

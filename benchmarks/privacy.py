@@ -21,23 +21,12 @@ import cv2
 import numpy as np
 
 from api.privacy import FaceFinder, blur_clip
+from benchmarks.footage import read_frames
 from vision.evidence.mp4 import ClipWriter
 
 MIN_FACES = (12, 20)  # MTCNN's smallest face in pixels (the product uses api.privacy.MIN_FACE_PX)
 # faces a person counts in every frame (see the module docstring)
 TRUTH = {"classroom.gif": 4, "worker-zone-detection.gif": 0, "bottle-detection.mp4": 0}
-
-
-def frames(path: Path, limit: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out: list[np.ndarray] = []
-    while len(out) < limit:
-        ok, image = cap.read()
-        if not ok:
-            break
-        out.append(image)
-    cap.release()
-    return out
 
 
 def per_frame(images: list[np.ndarray], min_face_px: int, truth: int) -> dict[str, float]:
@@ -92,7 +81,7 @@ def main() -> None:
             path = args.footage / name
             if not path.exists():
                 continue
-            images = frames(path, args.frames)
+            images = read_frames(path, args.frames)
             if args.width:
                 h = round(images[0].shape[0] * args.width / images[0].shape[1])
                 images = [cv2.resize(i, (args.width, h), interpolation=cv2.INTER_CUBIC) for i in images]

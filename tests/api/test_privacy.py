@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.privacy import FaceFinder, KeepZone, in_keep_zone
-from benchmarks.privacy import frames
+from benchmarks.footage import read_frames
 from tests.api.helpers import INGEST_KEY, record
 from tests.conftest import SHARED
 from vision.evidence.mp4 import ClipWriter
@@ -31,7 +31,7 @@ FRAMES = 8
 @pytest.fixture(scope="module")
 def evidence(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A 5 fps clip and a snapshot of the classroom, and two faces the detector finds in it."""
-    images = frames(FOOTAGE, FRAMES)
+    images = read_frames(FOOTAGE, FRAMES)
     clip = tmp_path_factory.mktemp("privacy") / "c.mp4"
     writer = ClipWriter(clip, fps=5)
     t0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from benchmarks.footage import read_frames
 from vision.config import DetectorConfig
 from vision.detectors import build_detector
 
@@ -20,16 +20,7 @@ def _frames(n: int) -> list[np.ndarray]:
     clip = SHARED / "footage" / "worker-zone-detection.gif"
     if not clip.is_file():
         pytest.skip(f"{clip} is absent (the team's footage lives in ../shared/footage)")
-    cap = cv2.VideoCapture(str(clip))
-    frames = []
-    while len(frames) < n:
-        for _ in range(5):  # frames half a second apart: really different images
-            ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+    return read_frames(clip, n, step=5)  # frames half a second apart: really different images
 
 
 # YOLOv8's head concatenates a batch-1 anchor constant: that graph stays at batch 1 (fallback).

@@ -7,31 +7,20 @@ from __future__ import annotations
 
 import sys
 
-import av
 import numpy as np
 import pytest
 
 from benchmarks.backends import agree
+from benchmarks.footage import read_frames
 from vision.config import DetectorConfig
 from vision.detectors import build_detector
 from vision.errors import ModelLoadError
 
 
-def _frames(path, step: int, limit: int) -> list[np.ndarray]:
-    out = []
-    with av.open(str(path)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i % step == 0:
-                out.append(f.to_ndarray(format="bgr24"))
-            if len(out) >= limit:
-                break
-    return out
-
-
 def test_yolox_on_openvino_finds_the_same_boxes_as_onnxruntime(shared_model, footage):
     pytest.importorskip("openvino", reason="the optional openvino extra is not installed")
     model = shared_model("yolox_nano_416x416.onnx")
-    images = _frames(footage("bottle-detection.mp4"), 25, 6) + _frames(footage("classroom.gif"), 3, 6)
+    images = read_frames(footage("bottle-detection.mp4"), 6, step=25) + read_frames(footage("classroom.gif"), 6, step=3)
     ref = build_detector(DetectorConfig(type="yolox-onnx", model=model, item_classes=["bottle"]))
     ov = build_detector(DetectorConfig(type="yolox-onnx", model=model, item_classes=["bottle"], backend="openvino"))
     found = 0
@@ -45,7 +34,7 @@ def test_yolox_on_openvino_finds_the_same_boxes_as_onnxruntime(shared_model, foo
 def test_ssd_on_openvino_reads_the_embedded_graph_and_finds_people(footage):
     pytest.importorskip("openvino", reason="the optional openvino extra is not installed")
     det = build_detector(DetectorConfig(type="ssd-mobilenet", backend="openvino"))
-    image = _frames(footage("classroom.gif"), 1, 1)[0]
+    image = read_frames(footage("classroom.gif"), 1, step=1)[0]
     found = det.detect(image)
     assert found.confidence is not None
     persons = (found.class_id == det.person_class_id) & (found.confidence >= det.cfg.confidence)
@@ -75,7 +64,7 @@ def test_the_converted_ssd_is_kept_and_read_back_and_a_damaged_or_unwritable_cac
 ):
     pytest.importorskip("openvino", reason="the optional openvino extra is not installed")
     monkeypatch.setenv("TELLERWATCH_CACHE_DIR", str(tmp_path / "cache"))
-    image = _frames(footage("classroom.gif"), 1, 1)[0]
+    image = read_frames(footage("classroom.gif"), 1, step=1)[0]
     cfg = DetectorConfig(type="ssd-mobilenet", backend="openvino")
     first = build_detector(cfg).detect(image)
     kept = list((tmp_path / "cache" / "openvino").glob("*/model.xml"))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from benchmarks.footage import read_frames
 from vision.config import StaffConfig, StaffMethod, ZoneConfig, ZoneKind
 from vision.errors import ModelLoadError
 from vision.staff import (
@@ -450,18 +451,6 @@ CLASSROOM_BOXES = {  # the same four seated people in frames 0 and 40
 }
 
 
-def _gif_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def _crop(frame: np.ndarray, box) -> np.ndarray:
     x0, y0, x1, y1 = box
     return frame[y0:y1, x0:x1]
@@ -485,7 +474,7 @@ def worker_frames() -> list[np.ndarray]:
     path = Path(__file__).resolve().parents[2].parent / "shared" / "footage" / "worker-zone-detection.gif"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    return _gif_frames(path)
+    return read_frames(path)
 
 
 @pytest.fixture(scope="module")
@@ -493,7 +482,7 @@ def classroom_frames() -> list[np.ndarray]:
     path = Path(__file__).resolve().parents[2].parent / "shared" / "footage" / "classroom.gif"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    return _gif_frames(path)
+    return read_frames(path)
 
 
 def test_reid_same_person_beats_different_people(reid_model, worker_frames, classroom_frames):

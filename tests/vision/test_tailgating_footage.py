@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from benchmarks.footage import read_frames
 from vision.config import parse_config
 from vision.detectors import build_detector
 from vision.events import ChangeKind, ViolationChange
@@ -24,18 +24,6 @@ FPS = 16.7  # the gif's frame rate
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 # the band of floor the worker's feet cross on his way up the picture, as wide as the frame
 DOOR = "[[0.02, 0.8], [0.98, 0.8], [0.98, 1.0], [0.02, 1.0]]"
-
-
-def gif_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def run_door(frames: list[np.ndarray], model: Path, data_dir: Path) -> list[ViolationChange]:
@@ -66,7 +54,7 @@ def worker() -> list[np.ndarray]:
     path = Path(__file__).resolve().parents[2].parent / "shared" / "footage" / "worker-zone-detection.gif"
     if not path.is_file():
         pytest.skip(f"{path} is absent (real footage lives in ../shared beside the repository)")
-    return gif_frames(path)
+    return read_frames(path)
 
 
 @pytest.fixture
